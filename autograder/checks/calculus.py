@@ -1,0 +1,157 @@
+"""Checks for problem 1: vector calculus in numerator layout."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks.base import (
+    NUMERATOR_HINT, Check, alt, arr, column, expect_array, nonsymmetric,
+)
+from reference import calculus as ref
+
+
+def _size(rng: np.random.Generator) -> int:
+    return int(rng.integers(3, 7))
+
+
+def _draw_x_c(rng, i):
+    n = _size(rng)
+    return [[column(rng, n), column(rng, n)]]
+
+
+def _expect_xTc(x, c, calls):
+    return expect_array(
+        ref.d_xTc(x, c),
+        alt(x.T, "you returned xᵀ; in xᵀc the vector x is the variable and c the coefficients, "
+                 "so ∂(xᵀc)/∂xⱼ = cⱼ."),
+        layout_hint=NUMERATOR_HINT,
+    )
+
+
+def _draw_x(rng, i):
+    return [[column(rng, _size(rng))]]
+
+
+def _expect_sqnorm(x, calls):
+    return expect_array(
+        ref.d_sqnorm(x),
+        alt(x.T, "the factor 2 is missing: ∂(Σ xᵢ²)/∂xⱼ = 2xⱼ."),
+        layout_hint=NUMERATOR_HINT,
+    )
+
+
+def _draw_A_x(rng, i):
+    n = _size(rng)
+    return [[nonsymmetric(rng, n), column(rng, n)]]
+
+
+def _expect_Ax(A, x, calls):
+    return expect_array(
+        ref.d_Ax(A, x),
+        alt(A.T, "this is Aᵀ, the denominator-layout answer. In numerator layout entry (i, j) is "
+                 "∂(Ax)ᵢ/∂xⱼ."),
+    )
+
+
+_SYMMETRIC_MSG = ("this equals xᵀ(A + Aᵀ) only when A is symmetric, and this A is not. "
+                  "x appears twice in xᵀAx: differentiate each occurrence.")
+
+
+def _expect_xTAx(A, x, calls):
+    return expect_array(
+        ref.d_xTAx(A, x),
+        alt(2 * x.T @ A, _SYMMETRIC_MSG),
+        alt(2 * x.T @ A.T, _SYMMETRIC_MSG),
+        alt(x.T @ A, "only one of the two occurrences of x in xᵀAx was differentiated."),
+        alt(x.T @ A.T, "only one of the two occurrences of x in xᵀAx was differentiated."),
+        layout_hint=NUMERATOR_HINT,
+    )
+
+
+# Scenarios for q1e: (description, tolerance passed or None for the default, asymmetry/tol)
+_SYMMETRY_SCENARIOS = [
+    ("clearly non-symmetric", 1e-9, None),
+    ("exactly symmetric, default tol", None, 0.0),
+    ("asymmetry within tol", 1e-3, 0.4),
+    ("asymmetry beyond tol", 1e-3, 3.0),
+    ("asymmetry within the default tol", None, 0.4),
+    ("asymmetry just beyond a small tol", 1e-6, 5.0),
+]
+
+
+def _draw_symmetry(rng, i):
+    _, tol, ratio = _SYMMETRY_SCENARIOS[i % len(_SYMMETRY_SCENARIOS)]
+    n = _size(rng)
+    if ratio is None:
+        A = nonsymmetric(rng, n)
+    else:
+        B = rng.normal(size=(n, n))
+        A = B + B.T
+        p, q = rng.choice(n, size=2, replace=False)
+        A[p, q] += ratio * (tol or 1e-9)
+    return [[A] if tol is None else [A, tol]]
+
+
+def _expect_symmetry(A, tol=1e-9, calls=None):
+    return {"kind": "bool", "value": ref.equals_2xTA_for_all_x(A, tol),
+            "hint": "The identity holds for every x exactly when max|A − Aᵀ| ≤ tol; use tol, "
+                    "and no other tolerance."}
+
+
+def _sin_map(rng, n):
+    m = n + int(rng.choice([-1, 1, 2]))
+    return {"function": {"kind": "sin_map", "B": arr(rng.normal(size=(m, n))),
+                         "c": arr(column(rng, m)), "k": 2.0}}
+
+
+def _quad_sin(rng, n, matrix):
+    return {"function": {"kind": "quad_sin", "A": arr(nonsymmetric(rng, n)), "k": 3.0,
+                         "matrix": matrix}}
+
+
+def _draw_numerical(rng, i):
+    n = _size(rng)
+    x = column(rng, n)
+    scenario = i % 4
+    if scenario == 0:
+        return [[_sin_map(rng, n), x]]  # default eps
+    if scenario == 1:
+        return [[_quad_sin(rng, n, False), x, 1e-3]]
+    if scenario == 2:
+        return [[_quad_sin(rng, n, True), x, 1e-4]]
+    return [[_sin_map(rng, n), x, 1e-2]]
+
+
+def _forward_difference(f, x, eps):
+    base = np.asarray(f(x), dtype=float).reshape(-1)
+    cols = []
+    for j in range(x.shape[0]):
+        step = np.zeros_like(x)
+        step[j, 0] = eps
+        cols.append((np.asarray(f(x + step), dtype=float).reshape(-1) - base) / eps)
+    return np.column_stack(cols)
+
+
+def _expect_numerical(f, x, eps=1e-6, calls=None):
+    want = ref.numerical_derivative(f, x, eps)
+    return expect_array(
+        want,
+        alt(_forward_difference(f, x, eps), "this is a one-sided difference, with error O(eps); "
+                                            "the central difference (f(x+eps·eⱼ) − f(x−eps·eⱼ))/(2eps) has error O(eps²)."),
+        alt(2 * want, "off by a factor 2: the central difference spans 2·eps."),
+        rtol=1e-7, atol=1e-7,
+        hint="Use the eps you are given, one column per coordinate of x.",
+        layout_hint="In numerator layout the Jacobian of f: Rⁿ → Rᵐ is (m, n), and a scalar f gives a row (1, n).",
+    )
+
+
+CHECKS = [
+    Check("q1a", "d_xTc", ("x", "c"), _draw_x_c, _expect_xTc),
+    Check("q1b", "d_sqnorm", ("x",), _draw_x, _expect_sqnorm),
+    Check("q1c", "d_Ax", ("A", "x"), _draw_A_x, _expect_Ax),
+    Check("q1d", "d_xTAx", ("A", "x"), _draw_A_x, _expect_xTAx, n_public=2, n_hidden=6),
+    Check("q1e", "equals_2xTA_for_all_x", ("A", "tol"), _draw_symmetry, _expect_symmetry,
+          n_public=2, n_hidden=6),
+    Check("q1f", "numerical_derivative", ("f", "x", "eps"), _draw_numerical, _expect_numerical,
+          n_public=2, n_hidden=4),
+]

@@ -1,0 +1,117 @@
+"""Checks for problem 2: least squares and minimum norm through the SVD."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks.base import (
+    Check, alt, arr, column, expect_array, full_rank, singular_values, tall_shape, wide_shape,
+)
+from reference import least_squares as ref
+
+_NULL_SPACE_MSG = ("Xw = y holds, but w is not the minimum-norm solution: it has a component in "
+                   "the null space of X. The minimum-norm solution lies in the row space of X.")
+
+
+def _sigma_T(s, m, n):
+    """Σᵀ, the classic slip for Σ⁺: the right shape, but σ instead of 1/σ."""
+    out = np.zeros((n, m))
+    out[np.arange(len(s)), np.arange(len(s))] = s
+    return out
+
+
+def _svd_with(X, y, middle):
+    U, s, Vt = np.linalg.svd(X, full_matrices=True)
+    m, n = X.shape
+    return Vt.T @ middle(s, m, n) @ U.T @ y
+
+
+def _draw_tall(rng, i):
+    m, n = tall_shape(rng)
+    return [[full_rank(rng, m, n), column(rng, m)]]
+
+
+def _draw_wide(rng, i):
+    m, n = wide_shape(rng)
+    return [[full_rank(rng, m, n), column(rng, m)]]
+
+
+def _expect_least_squares(X, y, calls):
+    return expect_array(
+        ref.least_squares(X, y),
+        alt(X.T @ y, "this is Xᵀy; the normal equations are XᵀX w = Xᵀy, so w = (XᵀX)⁻¹Xᵀy."),
+        hint="Solve the normal equations XᵀX w = Xᵀy.",
+    )
+
+
+def _draw_sigma(rng, i):
+    m, n = tall_shape(rng) if i % 2 == 0 else wide_shape(rng)
+    return [[singular_values(rng, min(m, n)), m, n]]
+
+
+def _expect_sigma_pinv(s, m, n, calls):
+    m, n = int(m), int(n)
+    return expect_array(
+        ref.sigma_pinv(s, m, n),
+        alt(_sigma_T(s, m, n), "this is Σᵀ: it has the shape of Σ⁺, but Σ⁺ holds 1/σᵢ, not σᵢ."),
+        alt(_sigma_T(s ** -2, m, n), "the diagonal of Σ⁺ is 1/σᵢ, not 1/σᵢ²."),
+        layout_hint="Σ is (m, n), so Σ⁺ is (n, m).",
+    )
+
+
+def _expect_least_squares_svd(X, y, calls):
+    return expect_array(
+        ref.least_squares_svd(X, y),
+        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs (σᵢ instead of 1/σᵢ)."),
+        hint="w = V Σ⁺ Uᵀ y with the full SVD X = U Σ Vᵀ.",
+    )
+
+
+def _expect_left_inverse(X, calls):
+    return {"kind": "inverse", "side": "left", "X": arr(X),
+            "alternatives": [alt(X.T, "Xᵀ is a left inverse only when the columns of X are orthonormal.")],
+            "rtol": 1e-6, "atol": 1e-9, "hint": "For tall X, (XᵀX)⁻¹Xᵀ works."}
+
+
+def _expect_right_inverse(X, calls):
+    return {"kind": "inverse", "side": "right", "X": arr(X),
+            "alternatives": [alt(X.T, "Xᵀ is a right inverse only when the rows of X are orthonormal.")],
+            "rtol": 1e-6, "atol": 1e-9, "hint": "For wide X, Xᵀ(XXᵀ)⁻¹ works."}
+
+
+def _min_norm_expect(X, y, want, *extra):
+    return expect_array(
+        want, *extra,
+        {"solves": {"M": arr(X), "r": arr(y)}, "message": _NULL_SPACE_MSG},
+        hint="The minimum-norm solution is w = Xᵀ(XXᵀ)⁻¹y.",
+    )
+
+
+def _expect_min_norm(X, y, calls):
+    return _min_norm_expect(X, y, ref.min_norm(X, y))
+
+
+def _expect_min_norm_svd(X, y, calls):
+    return _min_norm_expect(
+        X, y, ref.min_norm_svd(X, y),
+        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs (σᵢ instead of 1/σᵢ)."),
+    )
+
+
+def _draw_tall_X(rng, i):
+    return [[full_rank(rng, *tall_shape(rng))]]
+
+
+def _draw_wide_X(rng, i):
+    return [[full_rank(rng, *wide_shape(rng))]]
+
+
+CHECKS = [
+    Check("q2a", "least_squares", ("X", "y"), _draw_tall, _expect_least_squares),
+    Check("q2b", "sigma_pinv", ("s", "m", "n"), _draw_sigma, _expect_sigma_pinv),
+    Check("q2b", "least_squares_svd", ("X", "y"), _draw_tall, _expect_least_squares_svd),
+    Check("q2c", "left_inverse", ("X",), _draw_tall_X, _expect_left_inverse),
+    Check("q2d", "min_norm", ("X", "y"), _draw_wide, _expect_min_norm),
+    Check("q2e", "min_norm_svd", ("X", "y"), _draw_wide, _expect_min_norm_svd),
+    Check("q2f", "right_inverse", ("X",), _draw_wide_X, _expect_right_inverse),
+]

@@ -1,0 +1,302 @@
+"""Checks for problem 4: how one SGD step moves a ReLU's elbow.
+
+Inputs are dyadic where it matters, so that pre-activations of exactly 0 really are
+0 in floating point and the convention relu'(0) = 0 is tested.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from autograder.checks.base import (
+    Check, alt, arr, expect_numbers, expect_scalar, expect_tuple, expect_array,
+)
+from reference import relu_elbow as ref
+
+_DYADIC_X = [-1.5, -0.75, 0.5, 1.25, 1.75]
+_DYADIC_W = [-2.25, -1.5, -0.5, 0.5, 1.5, 2.25]
+_OLD_PARAMS_MSG = "take every gradient at the old parameters, before any of them is updated."
+_OFF_MSG = "this unit is off here (w·x + b ≤ 0), so no gradient flows through it."
+_AT_ZERO_MSG = "at exactly w·x + b = 0 the relu derivative is 0 by our convention."
+
+
+# ---------------------------------------------------------------- single unit
+
+def _unit(rng, scenario):
+    """(w, b, x): 0 active, 1 inactive, 2 exactly at the kink."""
+    x = float(rng.choice(_DYADIC_X))
+    w = float(rng.choice(_DYADIC_W))
+    if scenario == 2:
+        return w, -w * x, x
+    z = float(rng.uniform(0.5, 2.0)) * (1 if scenario == 0 else -1)
+    return w, z - w * x, x
+
+
+def _draw_unit(rng, i):
+    w, b, x = _unit(rng, i % 3)
+    return [[w, b, x, float(rng.uniform(-1.5, 1.5))]]
+
+
+def _draw_elbow(rng, i):
+    if i % 3 == 1:
+        return [[0.0, float(rng.uniform(-2, 2))]]
+    return [[float(rng.uniform(0.5, 2)) * rng.choice([-1, 1]), float(rng.uniform(-2, 2))]]
+
+
+def _expect_elbow(w, b, calls):
+    e = ref.elbow(w, b)
+    alts = [] if w == 0 else [alt(b / w, "the sign is wrong: the elbow solves w·x + b = 0.")]
+    if b != 0 and w != 0:
+        alts.append(alt(-w / b, "w and b are swapped: the elbow solves w·x + b = 0 for x."))
+    return expect_scalar(e, *alts, hint="With w = 0 the unit is flat and has no elbow: return nan.")
+
+
+def _draw_phi(rng, i):
+    return [[float(rng.uniform(0, 3)), float(rng.uniform(-2, 2))]]
+
+
+def _expect_dphi(phi, y, calls):
+    return expect_scalar(
+        ref.dloss_dphi(phi, y),
+        alt(2 * (phi - y), "the ½ in ℓ = ½(φ − y)² cancels the 2 from the square."),
+        alt(y - phi, "the sign is flipped: dℓ/dφ = φ − y."),
+    )
+
+
+def _relu_slope_at(z, at_zero):
+    return 1.0 if z > 0 or (z == 0 and at_zero) else 0.0
+
+
+def _unit_grad(w, b, x, y, wrt, at_zero=False, gate=True, times_x=True, factor=1.0):
+    z = w * x + b
+    delta = factor * (max(z, 0.0) - y)
+    slope = _relu_slope_at(z, at_zero) if gate else 1.0
+    return delta * slope * (x if wrt == "w" and times_x else 1.0)
+
+
+def _grad_alternatives(w, b, x, y, wrt):
+    z = w * x + b
+    alts = []
+    if z < 0:
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, gate=False), _OFF_MSG))
+    if z == 0:
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, at_zero=True), _AT_ZERO_MSG))
+    if z > 0:
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, factor=2.0), "the ½ in ℓ cancels the 2 from the square."))
+        if wrt == "w":
+            alts.append(alt(_unit_grad(w, b, x, y, wrt, times_x=False), "the chain rule brings a factor x: ∂z/∂w = x."))
+        else:
+            alts.append(alt(_unit_grad(w, b, x, y, "w"), "∂z/∂b = 1; the factor x belongs to ∂ℓ/∂w only."))
+    return alts
+
+
+def _expect_dw(w, b, x, y, calls):
+    return expect_scalar(ref.dloss_dw(w, b, x, y), *_grad_alternatives(w, b, x, y, "w"),
+                         hint="∂ℓ/∂w = (φ − y)·relu'(w·x + b)·x.")
+
+
+def _expect_db(w, b, x, y, calls):
+    return expect_scalar(ref.dloss_db(w, b, x, y), *_grad_alternatives(w, b, x, y, "b"),
+                         hint="∂ℓ/∂b = (φ − y)·relu'(w·x + b).")
+
+
+def _draw_step(rng, i):
+    w, b, x = _unit(rng, i % 3)
+    return [[w, b, x, float(rng.uniform(-1.5, 1.5)), float(rng.choice([0.05, 0.1, 0.3]))]]
+
+
+def _wrong_steps(w, b, x, y, lr):
+    """(message, (w', b')) for the classic slips."""
+    gw, gb = ref.dloss_dw(w, b, x, y), ref.dloss_db(w, b, x, y)
+    w_new = w - lr * gw
+    out = []
+    if gw != 0 or gb != 0:
+        out.append(("SGD moves against the gradient: subtract lr times it.", (w + lr * gw, b + lr * gb)))
+        gb_at_new = ref.dloss_db(w_new, b, x, y)
+        if gb_at_new != gb:
+            out.append((_OLD_PARAMS_MSG, (w_new, b - lr * gb_at_new)))
+    if w * x + b == 0:
+        out.append((_AT_ZERO_MSG, (w - lr * _unit_grad(w, b, x, y, "w", at_zero=True),
+                                   b - lr * _unit_grad(w, b, x, y, "b", at_zero=True))))
+    if w * x + b < 0:
+        out.append((_OFF_MSG, (w - lr * _unit_grad(w, b, x, y, "w", gate=False),
+                               b - lr * _unit_grad(w, b, x, y, "b", gate=False))))
+    return out
+
+
+def _expect_step(w, b, x, y, lr, calls):
+    w_new, b_new = ref.sgd_step(w, b, x, y, lr)
+    wrong = _wrong_steps(w, b, x, y, lr)
+    return expect_tuple(["w_new", "b_new"], [
+        expect_scalar(w_new, *[alt(p[0], m) for m, p in wrong]),
+        expect_scalar(b_new, *[alt(p[1], m) for m, p in wrong]),
+    ])
+
+
+def _expect_elbow_after(w, b, x, y, lr, calls):
+    wrong = [alt(ref.elbow(*p), m) for m, p in _wrong_steps(w, b, x, y, lr) if p[0] != 0]
+    if ref.sgd_step(w, b, x, y, lr) != (w, b):
+        wrong.append(alt(ref.elbow(w, b), "this is the elbow before the step."))
+    return expect_scalar(ref.elbow_after_step(w, b, x, y, lr), *wrong,
+                         hint="Take one SGD step, then the elbow −b'/w' of the new unit.")
+
+
+def _expect_case_format(calls):
+    return {"kind": "choice", "key": "i", "slopes": ["increases", "decreases", "unchanged"],
+            "elbows": ["left", "right", "unchanged", "depends"]}
+
+
+_CASE_KEYS = ["i", "ii", "iii", "iv"]
+
+
+def _draw_nothing(rng, i):
+    return [[]]
+
+
+def _expect_case_values(calls, key):
+    return {**_expect_case_format(calls), "key": key, "value": list(ref.CASE_ANSWERS[key])}
+
+
+def _case_check(key: str, index: int) -> Check:
+    def expect(calls=None):
+        return _expect_case_values(calls, key)
+    return Check("q4b", "case_answers", (), _draw_nothing, expect, n_public=0, n_hidden=1,
+                 name=f"case_{key}")
+
+
+def _draw_plot(rng, i):
+    w = float(rng.uniform(0.8, 2.0)) * rng.choice([-1, 1])
+    x = float(rng.uniform(0.5, 2.0)) * rng.choice([-1, 1])
+    b = float(rng.uniform(0.5, 1.5)) - w * x  # active at x
+    y = float(rng.uniform(-1.5, 0.5))
+    return [[w, b, x, y, 0.2]]
+
+
+def _expect_plot(w, b, x, y, lr, calls):
+    w_new, b_new = ref.sgd_step(w, b, x, y, lr)
+    return {"kind": "figure", "before": [w, b], "after": [w_new, b_new], "point": [x, y],
+            "elbows": [ref.elbow(w, b), ref.elbow(w_new, b_new)]}
+
+
+# ---------------------------------------------------------------- network
+
+def _network(rng, d, x):
+    """W1, b, W2 with active, inactive and exactly-zero units, W2 entries far from ±1."""
+    W1 = rng.choice(_DYADIC_W, size=(d, 1))
+    z = rng.uniform(0.4, 1.5, size=(d, 1)) * rng.choice([-1.0, 1.0], size=(d, 1))
+    z[0, 0], z[1, 0], z[2, 0] = abs(z[0, 0]), -abs(z[1, 0]), 0.0
+    perm = rng.permutation(d)
+    W1, z = W1[perm], z[perm]
+    b = np.where(z == 0, -W1 * x, z - W1 * x)
+    W2 = rng.uniform(1.3, 2.5, size=(1, d)) * rng.choice([-1.0, 1.0], size=(1, d))
+    return W1, b, W2
+
+
+def _draw_net(rng, i):
+    d = int(rng.integers(3, 7))
+    x = float(rng.choice(_DYADIC_X))
+    W1, b, W2 = _network(rng, d, x)
+    y = float(rng.uniform(-2, 2))
+    return [[W1, b, W2, x, y, float(rng.choice([0.05, 0.1, 0.2]))]]
+
+
+def _draw_net_leaky(rng, i):
+    (call,) = _draw_net(rng, i)
+    return [call + [float(rng.choice([0.05, 0.1, 0.2]))]]
+
+
+def _net_variant(W1, b, W2, x, y, lr, alpha=0.0, *, new_W2=False, gate=True, at_zero=0.0,
+                 dW2_from_z=False):
+    """A network step with one slip switched on (the reference when all are off)."""
+    z = W1 * x + b
+    h = np.where(z > 0, z, alpha * z)
+    delta = (W2 @ h).item() - y
+    dW2 = delta * (z.T if dW2_from_z else h.T)
+    W2_used = W2 - lr * dW2 if new_W2 else W2
+    slope = np.where(z > 0, 1.0, np.where(z == 0, at_zero or alpha, alpha)) if gate else np.ones_like(z)
+    dz = delta * W2_used.T * slope
+    return W1 - lr * dz * x, b - lr * dz, W2 - lr * dW2
+
+
+_NET_SLIPS = [
+    (dict(new_W2=True), "the W1 and b gradients used the updated W2; " + _OLD_PARAMS_MSG),
+    (dict(gate=False), "units with W1ᵢx + bᵢ ≤ 0 are off and get no gradient through relu."),
+    (dict(at_zero=1.0), "a unit with W1ᵢx + bᵢ = 0 exactly has relu' = 0 by our convention."),
+    (dict(dW2_from_z=True), "∂ℓ/∂W2 is δ·relu(z)ᵀ, the hidden activations, not the pre-activations z."),
+]
+
+
+def _slip_alternatives(args, pick):
+    ref_out = pick(_net_variant(*args))
+    out = []
+    for kw, msg in _NET_SLIPS:
+        value = pick(_net_variant(*args, **kw))
+        if not np.allclose(value, ref_out, rtol=1e-9, atol=1e-12):
+            out.append(alt(value, msg))
+    return out
+
+
+def _expect_net_step(W1, b, W2, x, y, lr, calls):
+    args = (W1, b, W2, x, y, lr)
+    new = ref.sgd_step_network(*args)
+    return expect_tuple(["W1_new", "b_new", "W2_new"], [
+        expect_array(new[k], *_slip_alternatives(args, lambda t, k=k: t[k])) for k in range(3)
+    ])
+
+
+def _expect_elbows(W1, b, calls):
+    return expect_numbers(
+        ref.elbows(W1, b),
+        alt(b / W1, "the sign is wrong: the elbow of unit i solves W1ᵢx + bᵢ = 0."),
+        alt(-W1 / b, "W1 and b are swapped: the elbow of unit i solves W1ᵢx + bᵢ = 0 for x."),
+    )
+
+
+def _draw_elbows(rng, i):
+    (call,) = _draw_net(rng, i)
+    return [call[:2]]
+
+
+def _elbows_of(params):
+    return ref.elbows(params[0], params[1])
+
+
+def _expect_elbows_after(W1, b, W2, x, y, lr, calls):
+    args = (W1, b, W2, x, y, lr)
+    alts = _slip_alternatives(args, _elbows_of)
+    alts.append(alt(ref.elbows(W1, b), "these are the elbows before the step."))
+    return expect_numbers(ref.elbows_after_step(*args), *alts)
+
+
+def _expect_elbows_leaky(W1, b, W2, x, y, lr, alpha, calls):
+    args = (W1, b, W2, x, y, lr, alpha)
+    alts = [alt(ref.elbows_after_step(*args[:6]),
+                "with leaky relu, units that are off still get gradient (slope alpha) and move.")]
+    alts += [alt(_elbows_of(_net_variant(*args, at_zero=1.0)), _AT_ZERO_MSG.replace("0 by", "alpha by"))]
+    alts += [alt(_elbows_of(_net_variant(*args, new_W2=True)), _OLD_PARAMS_MSG)]
+    return expect_numbers(ref.elbows_after_step_leaky(*args), *alts)
+
+
+CHECKS = [
+    Check("q4a", "elbow", ("w", "b"), _draw_elbow, _expect_elbow, n_public=2, n_hidden=3),
+    Check("q4a", "dloss_dphi", ("phi", "y"), _draw_phi, _expect_dphi, n_public=1, n_hidden=2),
+    Check("q4a", "dloss_dw", ("w", "b", "x", "y"), _draw_unit, _expect_dw, n_public=2, n_hidden=3),
+    Check("q4a", "dloss_db", ("w", "b", "x", "y"), _draw_unit, _expect_db, n_public=2, n_hidden=3),
+    Check("q4b", "sgd_step", ("w", "b", "x", "y", "lr"), _draw_step, _expect_step, n_public=2, n_hidden=3),
+    Check("q4b", "elbow_after_step", ("w", "b", "x", "y", "lr"), _draw_step, _expect_elbow_after,
+          n_public=1, n_hidden=3),
+    Check("q4b", "case_answers", (), _draw_nothing, _expect_case_format, n_public=1, n_hidden=0,
+          name="format"),
+    *[_case_check(key, k) for k, key in enumerate(_CASE_KEYS)],
+    Check("q4b", "plot_elbow_step", ("w", "b", "x", "y", "lr"), _draw_plot, _expect_plot,
+          n_public=1, n_hidden=1),
+    Check("q4c", "elbows", ("W1", "b"), _draw_elbows, _expect_elbows, n_public=1, n_hidden=3),
+    Check("q4d", "sgd_step_network", ("W1", "b", "W2", "x", "y", "lr"), _draw_net, _expect_net_step,
+          n_public=2, n_hidden=4),
+    Check("q4d", "elbows_after_step", ("W1", "b", "W2", "x", "y", "lr"), _draw_net, _expect_elbows_after,
+          n_public=1, n_hidden=3),
+    Check("q4e", "elbows_after_step_leaky", ("W1", "b", "W2", "x", "y", "lr", "alpha"), _draw_net_leaky,
+          _expect_elbows_leaky, n_public=1, n_hidden=3),
+]
+
+
