@@ -8,7 +8,7 @@ from pathlib import Path
 
 from autograder.assignment import list_assignments, load_assignment
 from autograder.build import build
-from autograder.grade import Limits, feedback_markdown, grade_paths, write_gradebook
+from autograder.grade import Limits, feedback_markdown, feedback_name, grade_paths, write_gradebook
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -29,7 +29,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         folder = Path(args.feedback_dir)
         folder.mkdir(parents=True, exist_ok=True)
         for r in results:
-            (folder / (Path(r.submission).stem + ".md")).write_text(feedback_markdown(r))
+            (folder / feedback_name(r.submission)).write_text(feedback_markdown(r))
     for r in results:
         print(f"{r.status:>16}  {r.score:6.2f} / {r.max_score:g}  {r.submission}")
     print(f"wrote {len(results)} rows to {args.out}")

@@ -259,6 +259,12 @@ def _fmt(x: float) -> str:
     return f"{x:.6g}"
 
 
+def feedback_name(submission: str) -> str:
+    """A file name unique to the submission's path: ``a/b/hw0.ipynb`` → ``a__b__hw0.md``."""
+    parts = Path(submission).with_suffix("").parts
+    return "__".join(p for p in parts if p not in ("/", "..", ".")) + ".md"
+
+
 def feedback_markdown(result: Result) -> str:
     """Per-student feedback: every failed check with its teaching message."""
     lines = [f"# Feedback for {Path(result.submission).name}", "",

@@ -331,7 +331,7 @@ def _shape_message(got: tuple, want: tuple, got_arr: np.ndarray, want_arr: np.nd
             msg += "; the entries are right, only the orientation is wrong"
         hint = expect.get("layout_hint")
         if hint:
-            msg += f". {hint}"
+            msg += f". {hint.rstrip('.')}"
     elif len(got) == 1 and got_arr.size == want_arr.size:
         msg += ": a 1-D array has lost its orientation; keep vectors 2-D (columns (n, 1), rows (1, n))"
     return msg + "."

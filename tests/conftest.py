@@ -1,0 +1,49 @@
+"""Shared fixtures: one real build of hw0 per test session, and notebook surgery helpers."""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+import yaml
+
+TESTS = Path(__file__).resolve().parent
+sys.path.insert(0, str(TESTS))
+
+from autograder.assignment import load_assignment  # noqa: E402
+from autograder.build import build  # noqa: E402
+
+
+def load_catalogue() -> list[dict]:
+    entries = yaml.safe_load((TESTS / "data" / "wrong_answers.yaml").read_text())
+    for e in entries:
+        e["func"] = re.match(r"def (\w+)\(", e["code"]).group(1)
+    return entries
+
+
+def with_function(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose cell defining the same function holds ``code`` instead."""
+    func = re.match(r"def (\w+)\(", code).group(1)
+    nb = nbformat.from_dict(nb)
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"def {func}(")]
+    assert len(cells) == 1, f"expected one cell defining {func}"
+    cells[0].source = code
+    return nb
+
+
+@pytest.fixture(scope="session")
+def hw0():
+    return load_assignment("hw0")
+
+
+@pytest.fixture(scope="session")
+def built(tmp_path_factory, hw0):
+    return build(hw0, dist=tmp_path_factory.mktemp("dist"))
+
+
+@pytest.fixture(scope="session")
+def solution_nb(built):
+    return nbformat.read(built.solution_notebook, as_version=4)
