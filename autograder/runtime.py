@@ -19,8 +19,9 @@ from __future__ import annotations
 import json
 import math
 import signal
+from collections.abc import Callable
 from contextlib import contextmanager
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -63,8 +64,8 @@ def make_function(spec: dict) -> Callable[[np.ndarray], Any]:
         A, k, matrix = decode_array(spec["A"]), spec["k"], spec.get("matrix", False)
 
         def g(x):
-            x = np.asarray(x, dtype=float).reshape(-1, 1)
-            value = 0.5 * (x.T @ A @ x) + k * np.sum(np.sin(x))
+            col = np.asarray(x, dtype=float).reshape(-1, 1)
+            value = 0.5 * (col.T @ A @ col) + k * np.sum(np.sin(col))
             return value if matrix else float(value.item())
 
         return g

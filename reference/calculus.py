@@ -7,7 +7,7 @@ with entry ``(i, j) = ∂f_i/∂x_j``.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 

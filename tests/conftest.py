@@ -24,9 +24,9 @@ def load_catalogue() -> list[dict]:
     return entries
 
 
-def with_function(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode:
-    """A copy of ``nb`` whose cell defining the same function holds ``code`` instead."""
-    func = re.match(r"def (\w+)\(", code).group(1)
+def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None = None) -> nbformat.NotebookNode:
+    """A copy of ``nb`` whose cell defining ``replaces`` (default: the function in ``code``) holds ``code``."""
+    func = replaces or re.match(r"def (\w+)\(", code).group(1)
     nb = nbformat.from_dict(nb)
     cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"def {func}(")]
     assert len(cells) == 1, f"expected one cell defining {func}"

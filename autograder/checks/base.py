@@ -9,8 +9,9 @@ tests, hidden otter tests and the batch grader all come from ``Check.case``.
 from __future__ import annotations
 
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 

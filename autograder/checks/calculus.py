@@ -5,7 +5,13 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.base import (
-    NUMERATOR_HINT, Check, alt, arr, column, expect_array, nonsymmetric,
+    NUMERATOR_HINT,
+    Check,
+    alt,
+    arr,
+    column,
+    expect_array,
+    nonsymmetric,
 )
 from reference import calculus as ref
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.base import (
-    Check, alt, arr, column, expect_array, full_rank, singular_values, tall_shape, wide_shape,
+    Check,
+    alt,
+    arr,
+    column,
+    expect_array,
+    full_rank,
+    singular_values,
+    tall_shape,
+    wide_shape,
 )
 from reference import least_squares as ref
 

@@ -9,7 +9,12 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.base import (
-    Check, alt, arr, expect_numbers, expect_scalar, expect_tuple, expect_array,
+    Check,
+    alt,
+    expect_array,
+    expect_numbers,
+    expect_scalar,
+    expect_tuple,
 )
 from reference import relu_elbow as ref
 

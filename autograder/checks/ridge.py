@@ -5,8 +5,16 @@ from __future__ import annotations
 import numpy as np
 
 from autograder.checks.base import (
-    Check, alt, column, expect_array, expect_tuple, full_rank, lam_value,
-    matrix_with_singular_values, singular_values, tall_shape, wide_shape,
+    Check,
+    alt,
+    column,
+    expect_array,
+    expect_tuple,
+    lam_value,
+    matrix_with_singular_values,
+    singular_values,
+    tall_shape,
+    wide_shape,
 )
 from reference import ridge as ref
 

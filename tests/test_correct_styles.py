@@ -1,0 +1,42 @@
+"""Correct answers in other styles earn full points: lists, tuples, NumPy scalars, other algorithms."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import nbformat
+import pytest
+import solution
+import yaml
+from conftest import with_function
+
+from autograder import runtime
+from autograder.checks import CHECKS, cases_for
+from autograder.grade import grade_submission
+
+STYLES = yaml.safe_load((Path(__file__).parent / "data" / "correct_styles.yaml").read_text())
+
+
+@pytest.mark.parametrize("entry", STYLES, ids=[e["id"] for e in STYLES])
+def test_style_passes_on_every_seed(entry):
+    ns = solution.namespace()
+    exec(entry["code"], ns)
+    func = re.match(r"def (\w+)\(", entry["code"]).group(1)
+    checks = [c for c in CHECKS["hw0"] if c.func == func]
+    assert checks and all(c.qid == entry["qid"] for c in checks)
+    for seed in range(25):
+        for case in cases_for(checks, seed):
+            passed, message = runtime.run_case(ns[func], case)
+            assert passed, (seed, message)
+
+
+def test_all_styles_in_one_notebook_get_full_marks(tmp_path, hw0, solution_nb):
+    nb = solution_nb
+    for entry in STYLES:
+        nb = with_function(nb, entry["code"])
+    path = tmp_path / "styles.ipynb"
+    nbformat.write(nb, path)
+    r = grade_submission(path, hw0)
+    assert r.status == "ok"
+    assert r.score == hw0.max_score, [v["message"] for v in r.feedback if not v["passed"]]
