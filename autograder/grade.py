@@ -273,8 +273,14 @@ def feedback_markdown(result: Result) -> str:
         lines += [f"Notes: {result.message}", ""]
     lines += ["| question | points |", "|---|---|"]
     lines += [f"| {q} | {_fmt(s)} |" for q, s in result.scores.items()]
-    failed = [v for v in result.feedback if not v["passed"]]
-    if failed:
+    groups: dict[tuple[str, str], list[dict]] = {}
+    for v in result.feedback:
+        if not v["passed"]:
+            groups.setdefault((v["qid"], v["message"].split("]: ", 1)[-1]), []).append(v)
+    if groups:
         lines += ["", "## What to reconsider", ""]
-        lines += [f"- **{v['qid']}**: {v['message']}" for v in failed]
+        for (qid, message), failed in groups.items():
+            where = failed[0]["message"].split(" [", 1)[0]
+            more = f" (and {len(failed) - 1} more case{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
+            lines.append(f"- **{qid}** `{where}`{more}: {message}")
     return "\n".join(lines) + "\n"
