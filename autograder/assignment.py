@@ -10,6 +10,7 @@ import yaml
 
 from autograder.checks import CHECKS, cases_for, question_ids
 from autograder.checks.base import Check
+from autograder.plan import GradingPlan
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -48,6 +49,11 @@ class Assignment:
     @property
     def max_score(self) -> float:
         return float(sum(self.points[q] for q in self.question_ids))
+
+    @cached_property
+    def plan(self) -> GradingPlan:
+        """What the grader needs, as plain data (expectations already computed)."""
+        return GradingPlan(self.name, self.question_ids, {q: self.points[q] for q in self.question_ids}, self.cases)
 
 
 def load_assignment(name: str, *, root: Path | None = None) -> Assignment:

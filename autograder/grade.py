@@ -1,32 +1,25 @@
-"""Two-phase grading without Docker.
+"""Two-phase grading of one submission, without Docker.
 
-Untrusted phase: ``untrusted.py`` runs the notebook in a child process whose
-scratch folder holds only the runtime, and sends back plain JSON outputs.
-Trusted phase (here): the outputs are judged with ``runtime.judge_case`` against
-expectations computed from ``reference/`` in this process, where no student code
-ever ran.  Every submission yields exactly one row, whatever it did.
+Untrusted phase: a warm worker (``workers.py`` → ``untrusted.py``) forks a child
+that runs the notebook and sends back plain JSON outputs.  Trusted phase (here):
+the outputs are judged with ``runtime.judge_case`` against the plan's
+expectations, computed from ``reference/`` in a process where no student code
+ever ran.  ``grade_submission`` never raises: every submission yields a result.
 """
 
 from __future__ import annotations
 
-import csv
 import json
-import os
-import resource
 import shutil
-import signal
-import subprocess
-import sys
 import tempfile
 import zipfile
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import runtime
-from autograder.assignment import Assignment
+from autograder.plan import GradingPlan
+from autograder.workers import Worker
 
-HERE = Path(__file__).resolve().parent
 STATUSES = ("ok", "timeout", "invalid-notebook", "kernel-died", "error")
 MAX_NOTEBOOK_BYTES = 50 * 2**20
 
@@ -39,12 +32,17 @@ class Limits:
     cell_seconds: float = 60.0
     submission_seconds: float = 300.0
     memory_bytes: int = 4 * 2**30
-    file_bytes: int = 16 * 2**20
+    file_bytes: int = 64 * 2**20
+    processes: int = 256
+
+    def rlimits(self) -> dict[str, int]:
+        return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_FSIZE": self.file_bytes, "RLIMIT_CORE": 0,
+                "RLIMIT_NPROC": self.processes, "RLIMIT_CPU": int(self.submission_seconds) + 5}
 
 
 @dataclass
 class Result:
-    """One submission's row, with per-case feedback for the student."""
+    """One submission's row, with per-case verdicts for feedback and the report."""
 
     submission: str
     status: str
@@ -56,6 +54,14 @@ class Result:
     @property
     def score(self) -> float:
         return round(sum(self.scores.values()), 6)
+
+    def to_dict(self) -> dict:
+        return {"submission": self.submission, "status": self.status, "scores": self.scores,
+                "max_score": self.max_score, "feedback": self.feedback, "message": self.message}
+
+    @classmethod
+    def from_dict(cls, d: dict) -> Result:
+        return cls(d["submission"], d["status"], d["scores"], d["max_score"], d["feedback"], d["message"])
 
 
 class InvalidNotebook(Exception):
@@ -83,8 +89,8 @@ def read_notebook(path: Path) -> dict:
         raw = path.read_bytes()
     try:
         nb = json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise InvalidNotebook(f"the notebook is not valid JSON ({exc})") from exc
+    except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        raise InvalidNotebook(f"the notebook is not valid JSON ({str(exc)[:100]})") from exc
     _validate(nb)
     return nb
 
@@ -95,62 +101,36 @@ def _validate(nb: object) -> None:
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or not isinstance(cell.get("source", ""), (str, list)):
             raise InvalidNotebook("a cell of the notebook is malformed")
+        if isinstance(cell.get("source"), list) and not all(isinstance(s, str) for s in cell["source"]):
+            raise InvalidNotebook("a cell of the notebook is malformed")
     meta = nb.get("metadata") if isinstance(nb.get("metadata"), dict) else {}
     spec = meta.get("kernelspec") if isinstance(meta.get("kernelspec"), dict) else {}
-    language = str(spec.get("language") or meta.get("language_info", {}).get("name", "python"))
+    info = meta.get("language_info") if isinstance(meta.get("language_info"), dict) else {}
+    language = str(spec.get("language") or info.get("name") or "python")
     if language.lower() != "python":
         raise InvalidNotebook(f"the notebook's kernel language is {language!r}, not Python")
 
 
-def _limit_child(limits: Limits):
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limits.memory_bytes, limits.memory_bytes))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_bytes, limits.file_bytes))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    return apply
-
-
-def run_untrusted(nb: dict, calls: list[dict], limits: Limits) -> tuple[str, dict, dict[str, dict]]:
-    """Execute the notebook in a child process; (status, cell summary, outputs by call id)."""
-    with tempfile.TemporaryDirectory(prefix="dlmath-grade-") as tmp:
-        scratch = Path(tmp)
-        for name in ("untrusted.py", "runtime.py"):
-            shutil.copy(HERE / name, scratch / name)
-        (scratch / "submission.ipynb").write_text(json.dumps(nb))
-        job = {"notebook": str(scratch / "submission.ipynb"), "calls": calls,
-               "out": str(scratch / "results.jsonl"), "stdout": str(scratch / "stdout.txt"),
+def run_untrusted(nb: dict, plan: GradingPlan, limits: Limits, worker: Worker) -> tuple[str, dict, dict[str, dict]]:
+    """Execute the notebook in a forked child; (status, cell summary, outputs by call id)."""
+    folder = Path(tempfile.mkdtemp(prefix="dlmath-job-"))
+    try:
+        (folder / "submission.ipynb").write_text(json.dumps(nb))
+        job = {"folder": str(folder), "notebook": str(folder / "submission.ipynb"),
+               "out": str(folder / "results.jsonl"), "calls": plan.calls(), "limits": limits.rlimits(),
                "call_timeout": limits.call_seconds, "cell_timeout": limits.cell_seconds}
-        (scratch / "job.json").write_text(json.dumps(job))
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": tmp, "MPLBACKEND": "Agg",
-               "MPLCONFIGDIR": tmp, "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1"}
-        proc = subprocess.Popen([sys.executable, "-I", str(scratch / "untrusted.py"), str(scratch / "job.json")],
-                                cwd=tmp, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                                stderr=subprocess.DEVNULL, start_new_session=True,
-                                preexec_fn=_limit_child(limits))
-        try:
-            code = proc.wait(timeout=limits.submission_seconds)
-            status = "ok" if code == 0 else "kernel-died"
-        except subprocess.TimeoutExpired:
-            status = "timeout"
-        finally:
-            _kill_group(proc)
-        summary, outputs = _read_results(scratch / "results.jsonl")
-    if status == "ok" and summary.get("timeouts"):
-        status = "timeout"
-    if status == "ok" and any(o.get("t") == "timeout" for o in outputs.values()):
+        (folder / "job.json").write_text(json.dumps(job))
+        status = worker.run(folder / "job.json", limits.submission_seconds)
+        summary, outputs = read_results(folder / "results.jsonl")
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+    if status == "ok" and (summary.get("timeouts") or any(o.get("t") == "timeout" for o in outputs.values())):
         status = "timeout"
     return status, summary, outputs
 
 
-def _kill_group(proc: subprocess.Popen) -> None:
-    try:
-        os.killpg(proc.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
-    proc.wait()
-
-
-def _read_results(path: Path) -> tuple[dict, dict[str, dict]]:
+def read_results(path: Path) -> tuple[dict, dict[str, dict]]:
+    """Parse the child's JSON lines, tolerating a torn last line and junk."""
     summary: dict = {}
     outputs: dict[str, dict] = {}
     if not path.exists():
@@ -159,8 +139,8 @@ def _read_results(path: Path) -> tuple[dict, dict[str, dict]]:
         for line in f:
             try:
                 record = json.loads(line)
-            except ValueError:
-                break  # a torn last line from a process that died mid-write
+            except (ValueError, RecursionError):
+                break  # a torn last line from a child that died mid-write
             if not isinstance(record, dict):
                 continue
             if "cells" in record and not summary:
@@ -170,117 +150,63 @@ def _read_results(path: Path) -> tuple[dict, dict[str, dict]]:
     return summary, outputs
 
 
-def calls_of(cases: list[dict]) -> list[dict]:
-    """The flat list of calls the untrusted phase must make, with ids ``<case id>#k``."""
-    return [{"id": f"{case['id']}#{k}", "func": case["func"], "args": args}
-            for case in cases for k, args in enumerate(case["calls"])]
-
-
 NOT_RUN = {"t": "error", "type": "GradingStopped",
            "message": "the notebook stopped (crash, time or memory limit) before this check ran"}
 
 
-def judge_all(cases: list[dict], outputs: dict[str, dict]) -> list[dict]:
-    """Trusted phase: a verdict per case."""
+def alternative_messages(expect: dict) -> list[str]:
+    """Every misconception message an expectation knows, nested tuples included."""
+    found = [a["message"] for a in expect.get("alternatives", [])]
+    for item in expect.get("items", []):
+        found += alternative_messages(item)
+    return found
+
+
+def judge_all(plan: GradingPlan, outputs: dict[str, dict]) -> list[dict]:
+    """Trusted phase: one verdict per case, naming the misconception when one matched."""
     verdicts = []
-    for case in cases:
+    for case in plan.cases:
         outs = [outputs.get(f"{case['id']}#{k}", NOT_RUN) for k in range(len(case["calls"]))]
         try:
             passed, message = runtime.judge_case(case, outs)
         except Exception as exc:  # malformed output data must not crash the batch
             passed, message = False, f"{case['label']}: the returned value could not be judged ({type(exc).__name__})."
-        verdicts.append({"id": case["id"], "qid": case["qid"], "hidden": case["hidden"],
-                         "points": case["points"], "passed": passed, "message": message})
+        known = [m for m in alternative_messages(case["expect"]) if not passed and m in message]
+        verdicts.append({"id": case["id"], "qid": case["qid"], "func": case["func"], "hidden": case["hidden"],
+                         "points": case["points"], "passed": passed, "message": message,
+                         "misconception": known[0] if known else None})
     return verdicts
 
 
-def score_by_question(assignment: Assignment, verdicts: list[dict]) -> dict[str, float]:
-    scores = {q: 0.0 for q in assignment.question_ids}
+def score_by_question(plan: GradingPlan, verdicts: list[dict]) -> dict[str, float]:
+    scores = {q: 0.0 for q in plan.question_ids}
     for v in verdicts:
         if v["passed"]:
             scores[v["qid"]] += v["points"]
     return {q: round(s, 6) for q, s in scores.items()}
 
 
-def grade_submission(path: Path, assignment: Assignment, *, limits: Limits | None = None) -> Result:
+def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = None,
+                     limits: Limits | None = None) -> Result:
     """Grade one submission; never raises."""
     limits = limits or Limits()
-    zero = {q: 0.0 for q in assignment.question_ids}
+    zero = {q: 0.0 for q in plan.question_ids}
     try:
         nb = read_notebook(path)
     except InvalidNotebook as exc:
-        return Result(str(path), "invalid-notebook", zero, assignment.max_score, message=str(exc))
+        return Result(str(path), "invalid-notebook", zero, plan.max_score, message=str(exc))
     except OSError as exc:
-        return Result(str(path), "error", zero, assignment.max_score, message=f"cannot read: {exc}")
+        return Result(str(path), "error", zero, plan.max_score, message=f"cannot read: {exc}")
+    own_worker = worker is None
+    worker = worker or Worker()
     try:
-        cases = assignment.cases
-        status, summary, outputs = run_untrusted(nb, calls_of(cases), limits)
-        verdicts = judge_all(cases, outputs)
+        status, summary, outputs = run_untrusted(nb, plan, limits, worker)
+        verdicts = judge_all(plan, outputs)
     except Exception as exc:  # a grader fault still yields a row
-        return Result(str(path), "error", zero, assignment.max_score, message=f"{type(exc).__name__}: {exc}")
+        return Result(str(path), "error", zero, plan.max_score, message=f"{type(exc).__name__}: {exc}")
+    finally:
+        if own_worker:
+            worker.close()
     message = "; ".join(f"cell {e['cell']}: {e['error']}" for e in summary.get("errors", [])[:5])
-    return Result(str(path), status, score_by_question(assignment, verdicts), assignment.max_score,
+    return Result(str(path), status, score_by_question(plan, verdicts), plan.max_score,
                   feedback=verdicts, message=message)
-
-
-def find_submissions(paths: list[Path]) -> list[Path]:
-    """Notebooks and zips named directly or found (recursively) in folders, sorted."""
-    found: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.suffix in (".ipynb", ".zip")
-                            and ".ipynb_checkpoints" not in q.parts and q.is_file())
-        else:
-            found.append(p)
-    return found
-
-
-def grade_paths(paths: list[Path], assignment: Assignment, *, jobs: int | None = None,
-                limits: Limits | None = None) -> list[Result]:
-    """Grade many submissions in parallel (one child process each)."""
-    submissions = find_submissions(paths)
-    _ = assignment.cases  # draw the cases once, before the threads start
-    with ThreadPoolExecutor(max_workers=jobs or os.cpu_count() or 1) as pool:
-        return list(pool.map(lambda p: grade_submission(p, assignment, limits=limits), submissions))
-
-
-def write_gradebook(results: list[Result], assignment: Assignment, out: Path) -> None:
-    """The spec's CSV: submission, status, score, max_score, then one column per question."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["submission", "status", "score", "max_score", *assignment.question_ids])
-        for r in results:
-            writer.writerow([r.submission, r.status, _fmt(r.score), _fmt(r.max_score),
-                             *(_fmt(r.scores[q]) for q in assignment.question_ids)])
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
-
-
-def feedback_name(submission: str) -> str:
-    """A file name unique to the submission's path: ``a/b/hw0.ipynb`` → ``a__b__hw0.md``."""
-    parts = Path(submission).with_suffix("").parts
-    return "__".join(p for p in parts if p not in ("/", "..", ".")) + ".md"
-
-
-def feedback_markdown(result: Result) -> str:
-    """Per-student feedback: every failed check with its teaching message."""
-    lines = [f"# Feedback for {Path(result.submission).name}", "",
-             f"Status: **{result.status}**. Autograded score: **{_fmt(result.score)} / {_fmt(result.max_score)}**.", ""]
-    if result.message:
-        lines += [f"Notes: {result.message}", ""]
-    lines += ["| question | points |", "|---|---|"]
-    lines += [f"| {q} | {_fmt(s)} |" for q, s in result.scores.items()]
-    groups: dict[tuple[str, str], list[dict]] = {}
-    for v in result.feedback:
-        if not v["passed"]:
-            groups.setdefault((v["qid"], v["message"].split("]: ", 1)[-1]), []).append(v)
-    if groups:
-        lines += ["", "## What to reconsider", ""]
-        for (qid, message), failed in groups.items():
-            where = failed[0]["message"].split(" [", 1)[0]
-            more = f" (and {len(failed) - 1} more case{'s' if len(failed) > 2 else ''})" if len(failed) > 1 else ""
-            lines.append(f"- **{qid}** `{where}`{more}: {message}")
-    return "\n".join(lines) + "\n"

@@ -1,14 +1,18 @@
-"""The untrusted phase: run a student notebook and call its functions.
+"""The untrusted phase: a warm worker that forks one child per submission.
 
-Run as a script in its own process, from a scratch folder that holds only this
-file and ``runtime.py`` (no reference package, no checks, no expected values)::
+Started as a script from a scratch folder that holds only this file and
+``runtime.py`` (no reference package, no checks, no expected values)::
 
-    python -I untrusted.py job.json
+    python -I untrusted.py
 
-``job.json`` names the notebook, the calls to make (function name and plain-data
-arguments) and the time limits.  Results are written as JSON lines to the job's
-``out`` file as they are made, so that a process that dies midway keeps what it
-had done: first ``{"cells": ...}``, then one ``{"id": ..., "out": ...}`` per call.
+It imports NumPy and matplotlib once, then reads job files, one path per line,
+on stdin.  For each it forks a child that applies the job's resource limits,
+runs the notebook's code cells, calls the student's functions and writes JSON
+lines to the job's ``out`` file as it goes (a child that dies midway keeps what
+it had done): first ``{"cells": ...}``, then one ``{"id": ..., "out": ...}`` per
+call.  The worker answers ``pid <pid>`` when the child starts and
+``done <pid> <wait status>`` when it ends; the grader kills a child that runs
+past its time by its process group.
 """
 
 from __future__ import annotations
@@ -16,6 +20,8 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
+import signal
 import sys
 import types
 
@@ -34,8 +40,8 @@ def python_source(cell_source: str) -> str:
 
 
 def _otter_stub() -> types.ModuleType:
-    """A stand-in for ``otter`` so that ``grader = otter.Notebook(...)`` and
-    ``grader.check(...)`` cost nothing while grading."""
+    """A stand-in for ``otter``: ``grader = otter.Notebook(...)`` and ``grader.check(...)``
+    cost nothing while grading (the checks run in the trusted process instead)."""
 
     class Notebook:
         def __init__(self, *args, **kwargs):
@@ -67,34 +73,73 @@ def run_cells(cells: list[str], namespace: dict, cell_timeout: float) -> dict:
     return {"cells": len(cells), "errors": errors[:50], "timeouts": timeouts}
 
 
-def _silence_stdio(path: str) -> None:
-    """Send the student's prints to a capped file, away from our pipes."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    os.dup2(fd, 1)
-    os.dup2(fd, 2)
+def code_cells(nb: dict) -> list[str]:
+    return [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
+            for c in nb.get("cells", []) if isinstance(c, dict) and c.get("cell_type") == "code"]
+
+
+def _apply_limits(limits: dict) -> None:
+    for name, value in limits.items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails instead of killing
+
+
+def _to_devnull() -> None:
+    """The student's prints and the worker's pipes must not mix."""
+    fd = os.open(os.devnull, os.O_RDWR)
+    for target in (0, 1, 2):
+        os.dup2(fd, target)
     os.close(fd)
 
 
-def main(job_path: str) -> None:
-    with open(job_path) as f:
-        job = json.load(f)
+def run_job(job: dict) -> None:
+    """In the forked child: run one submission and write its results."""
+    os.chdir(job["folder"])
     with open(job["notebook"]) as f:
-        nb = json.load(f)
-    cells = [c["source"] if isinstance(c["source"], str) else "".join(c["source"])
-             for c in nb.get("cells", []) if c.get("cell_type") == "code"]
+        cells = code_cells(json.load(f))
     out = open(job["out"], "w", buffering=1)
-    _silence_stdio(job["stdout"])
-    os.environ.setdefault("MPLBACKEND", "Agg")
-    sys.modules["otter"] = _otter_stub()
+    _to_devnull()
+    _apply_limits(job["limits"])
     namespace: dict = {"__name__": "__main__"}
-    summary = run_cells(cells, namespace, job["cell_timeout"])
-    out.write(json.dumps(summary) + "\n")
+    out.write(json.dumps(run_cells(cells, namespace, job["cell_timeout"])) + "\n")
     for call in job["calls"]:
         result = runtime.call_student(namespace.get(call["func"]), call["args"], job["call_timeout"])
         out.write(json.dumps({"id": call["id"], "out": result}) + "\n")
     out.close()
-    os._exit(0)  # skip interpreter teardown: student objects may misbehave in __del__
+
+
+def _preload() -> None:
+    """Imports every submission needs, paid once per worker instead of once per child."""
+    os.environ["MPLBACKEND"] = "Agg"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+    sys.modules["otter"] = _otter_stub()
+
+
+def serve() -> None:
+    _preload()
+    reply = sys.stdout
+    for line in sys.stdin:
+        with open(line.strip()) as f:
+            job = json.load(f)
+        pid = os.fork()
+        if pid == 0:  # the child: never returns into this loop
+            try:
+                os.setsid()
+                run_job(job)
+                code = 0
+            except BaseException:  # noqa: BLE001
+                code = 70
+            os._exit(code)  # skip teardown: student objects may misbehave in __del__
+        reply.write(f"pid {pid}\n")
+        reply.flush()
+        _, status = os.waitpid(pid, 0)
+        reply.write(f"done {pid} {status}\n")
+        reply.flush()
 
 
 if __name__ == "__main__":
-    main(sys.argv[1])
+    serve()

@@ -37,6 +37,6 @@ def test_all_styles_in_one_notebook_get_full_marks(tmp_path, hw0, solution_nb):
         nb = with_function(nb, entry["code"])
     path = tmp_path / "styles.ipynb"
     nbformat.write(nb, path)
-    r = grade_submission(path, hw0)
+    r = grade_submission(path, hw0.plan)
     assert r.status == "ok"
     assert r.score == hw0.max_score, [v["message"] for v in r.feedback if not v["passed"]]

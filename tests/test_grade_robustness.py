@@ -12,7 +12,8 @@ import nbformat
 import pytest
 from conftest import with_function
 
-from autograder.grade import Limits, grade_paths, grade_submission
+from autograder.batch import grade_paths
+from autograder.grade import Limits, grade_submission
 
 
 def _write(tmp_path, name, nb):
@@ -24,7 +25,7 @@ def _write(tmp_path, name, nb):
 def test_corrupt_json_is_invalid_notebook(tmp_path, hw0):
     path = tmp_path / "broken.ipynb"
     path.write_text('{"cells": [')
-    r = grade_submission(path, hw0)
+    r = grade_submission(path, hw0.plan)
     assert (r.status, r.score) == ("invalid-notebook", 0)
     assert "not valid JSON" in r.message
 
@@ -32,14 +33,14 @@ def test_corrupt_json_is_invalid_notebook(tmp_path, hw0):
 def test_non_python_kernel_is_invalid_notebook(tmp_path, hw0, solution_nb):
     nb = nbformat.from_dict(solution_nb)
     nb.metadata["kernelspec"] = {"name": "ir", "language": "R", "display_name": "R"}
-    r = grade_submission(_write(tmp_path, "r.ipynb", nb), hw0)
+    r = grade_submission(_write(tmp_path, "r.ipynb", nb), hw0.plan)
     assert r.status == "invalid-notebook" and "R" in r.message
 
 
 def test_missing_function_and_exception_cost_only_their_question(tmp_path, hw0, solution_nb):
     nb = with_function(solution_nb, "def d_xTc_renamed(x, c):\n    return c.T", replaces="d_xTc")
     nb = with_function(nb, "def d_sqnorm(x):\n    raise ValueError('not done yet')")
-    r = grade_submission(_write(tmp_path, "partial.ipynb", nb), hw0)
+    r = grade_submission(_write(tmp_path, "partial.ipynb", nb), hw0.plan)
     assert r.status == "ok"
     assert r.scores["q1a"] == 0 and r.scores["q1b"] == 0
     assert r.score == hw0.max_score - hw0.points["q1a"] - hw0.points["q1b"]
@@ -49,7 +50,7 @@ def test_missing_function_and_exception_cost_only_their_question(tmp_path, hw0, 
 
 def test_infinite_loop_in_one_function(tmp_path, hw0, solution_nb):
     nb = with_function(solution_nb, "def ridge(X, y, lam):\n    while True:\n        pass")
-    r = grade_submission(_write(tmp_path, "loop.ipynb", nb), hw0, limits=Limits(call_seconds=0.5))
+    r = grade_submission(_write(tmp_path, "loop.ipynb", nb), hw0.plan, limits=Limits(call_seconds=0.5))
     assert r.status == "timeout"
     assert r.scores["q3a"] == 0
     assert r.score == hw0.max_score - hw0.points["q3a"]
@@ -57,7 +58,7 @@ def test_infinite_loop_in_one_function(tmp_path, hw0, solution_nb):
 
 def test_os_exit_is_kernel_died_with_a_row(tmp_path, hw0, solution_nb):
     nb = with_function(solution_nb, "def d_Ax(A, x):\n    import os\n    os._exit(3)")
-    r = grade_submission(_write(tmp_path, "exit.ipynb", nb), hw0)
+    r = grade_submission(_write(tmp_path, "exit.ipynb", nb), hw0.plan)
     assert r.status == "kernel-died"
     assert r.scores["q1a"] == hw0.points["q1a"]  # checks that ran before the crash are kept
     assert r.scores["q1c"] == 0
@@ -66,7 +67,7 @@ def test_os_exit_is_kernel_died_with_a_row(tmp_path, hw0, solution_nb):
 def test_sys_exit_in_a_cell_is_ignored_like_ipython(tmp_path, hw0, solution_nb):
     nb = nbformat.from_dict(solution_nb)
     nb.cells.insert(3, nbformat.v4.new_code_cell("import sys\nsys.exit()"))
-    r = grade_submission(_write(tmp_path, "sysexit.ipynb", nb), hw0)
+    r = grade_submission(_write(tmp_path, "sysexit.ipynb", nb), hw0.plan)
     assert (r.status, r.score) == ("ok", hw0.max_score)
 
 
@@ -75,7 +76,7 @@ def test_otter_export_zip_is_graded_like_its_notebook(tmp_path, hw0, solution_nb
     with zipfile.ZipFile(path, "w") as zf:
         zf.writestr("hw0.ipynb", nbformat.writes(solution_nb))
         zf.writestr("dlmath_check.py", "# a student's copy is ignored\n")
-    r = grade_submission(path, hw0)
+    r = grade_submission(path, hw0.plan)
     assert (r.status, r.score) == ("ok", hw0.max_score)
 
 
@@ -100,13 +101,13 @@ def test_cli_writes_one_row_per_submission(tmp_path, built, hw0):
 @pytest.mark.parametrize("jobs", [1, 2])
 def test_regrading_gives_the_same_scores(tmp_path, hw0, built, jobs):
     paths = [built.solution_notebook, built.student_notebook]
-    first = [r.scores for r in grade_paths(paths, hw0, jobs=jobs)]
-    assert first == [r.scores for r in grade_paths(paths, hw0, jobs=jobs)]
+    first = [r.scores for r in grade_paths(paths, hw0.plan, jobs=jobs)]
+    assert first == [r.scores for r in grade_paths(paths, hw0.plan, jobs=jobs)]
 
 
 def test_feedback_never_shows_expected_values(tmp_path, hw0, solution_nb):
     nb = with_function(solution_nb, "def ridge(X, y, lam):\n    return np.zeros((X.shape[1], 1)) + 0.123")
-    r = grade_submission(_write(tmp_path, "fb.ipynb", nb), hw0)
+    r = grade_submission(_write(tmp_path, "fb.ipynb", nb), hw0.plan)
     text = json.dumps([v["message"] for v in r.feedback])
     for case in hw0.cases:
         if case["qid"] == "q3a":

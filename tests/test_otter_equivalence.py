@@ -11,7 +11,7 @@ from pathlib import Path
 import nbformat
 from conftest import load_catalogue, with_function
 
-from autograder.grade import grade_paths
+from autograder.batch import grade_paths
 
 # Wrong answers spread over the four problems, including shape errors and exceptions.
 SAMPLE = ["q1d-symmetric-formula", "q1f-forward", "q2b-sigma-shape", "q3c-lambda-times",
@@ -33,7 +33,7 @@ def test_otter_run_and_autograder_grade_agree(tmp_path, built, hw0, solution_nb)
         path = tmp_path / f"{name}.ipynb"
         nbformat.write(with_function(solution_nb, catalogue[name]["code"]), path)
         notebooks[name] = path
-    ours = {name: r for name, r in zip(notebooks, grade_paths(list(notebooks.values()), hw0))}
+    ours = {name: r for name, r in zip(notebooks, grade_paths(list(notebooks.values()), hw0.plan))}
     with ThreadPoolExecutor(2) as pool:
         theirs = dict(zip(notebooks, pool.map(
             lambda item: otter_scores(built.autograder_zip, item[1], tmp_path / f"otter-{item[0]}"),

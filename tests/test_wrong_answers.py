@@ -10,8 +10,8 @@ import solution
 from conftest import load_catalogue, with_function
 
 from autograder import runtime
+from autograder.batch import grade_paths
 from autograder.checks import CHECKS, cases_for
-from autograder.grade import grade_paths
 
 CATALOGUE = load_catalogue()
 SEVERAL = ["q1d", "q2b", "q3d", "q3e", "q4a", "q4b", "q4d"]
@@ -46,7 +46,7 @@ def test_catalogue_through_the_real_grader(tmp_path, hw0, solution_nb):
         path = tmp_path / f"{entry['id']}.ipynb"
         nbformat.write(with_function(solution_nb, entry["code"]), path)
         paths.append(path)
-    results = {r.submission: r for r in grade_paths(paths, hw0)}
+    results = {r.submission: r for r in grade_paths(paths, hw0.plan)}
     for entry, path in zip(CATALOGUE, paths):
         r = results[str(path)]
         assert r.status == "ok", (entry["id"], r.status, r.message)

@@ -1,0 +1,49 @@
+"""Per-student feedback: what passed, what failed, and the teaching message of each failure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from autograder.batch import write_atomically
+from autograder.grade import Result
+
+
+def feedback_name(submission: str) -> str:
+    """A file name unique to the submission's path: ``a/b/hw0.ipynb`` → ``a__b__hw0.md``."""
+    parts = Path(submission).with_suffix("").parts
+    return "__".join(p for p in parts if p not in ("/", "..", ".")) + ".md"
+
+
+def _fmt(x: float) -> str:
+    return f"{x:.6g}"
+
+
+def feedback_markdown(result: Result) -> str:
+    lines = [f"# Feedback for {Path(result.submission).name}", "",
+             f"Status: **{result.status}**. Autograded score: **{_fmt(result.score)} / {_fmt(result.max_score)}**.", ""]
+    if result.message:
+        lines += [f"Notes: {result.message}", ""]
+    by_question: dict[str, list[dict]] = {}
+    for v in result.feedback:
+        by_question.setdefault(v["qid"], []).append(v)
+    lines += ["| question | points | checks passed |", "|---|---|---|"]
+    for qid, score in result.scores.items():
+        verdicts = by_question.get(qid, [])
+        lines.append(f"| {qid} | {_fmt(score)} | {sum(v['passed'] for v in verdicts)} / {len(verdicts)} |")
+    groups: dict[tuple[str, str, str], list[dict]] = {}
+    for v in result.feedback:
+        if not v["passed"]:
+            groups.setdefault((v["qid"], v["func"], v["message"].split("]: ", 1)[-1]), []).append(v)
+    if groups:
+        lines += ["", "## What to reconsider", ""]
+        for (qid, func, message), failed in groups.items():
+            kinds = sorted({"hidden" if v["hidden"] else "public" for v in failed})
+            count = f"{len(failed)} {' and '.join(kinds)} case{'s' if len(failed) > 1 else ''}"
+            lines.append(f"- **{qid}** `{func}` ({count}): {message}")
+    return "\n".join(lines) + "\n"
+
+
+def write_feedback(result: Result, folder: Path) -> Path:
+    path = folder / feedback_name(result.submission)
+    write_atomically(path, feedback_markdown(result))
+    return path
