@@ -1,0 +1,126 @@
+"""Batches: resume after an interrupt, roster, feedback files, the class report in Chromium."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+
+import nbformat
+from conftest import load_catalogue, with_function
+
+from autograder.batch import grade_batch, journal_path, load_journal
+from autograder.report import misconception_counts
+
+
+def _class(tmp_path, built, solution_nb, n_wrong=8):
+    folder = tmp_path / "submissions"
+    folder.mkdir()
+    shutil.copy(built.solution_notebook, folder / "s001_hw0.ipynb")
+    shutil.copy(built.student_notebook, folder / "s002_hw0.ipynb")
+    (folder / "s003_hw0.ipynb").write_text("{ not json")
+    for k, entry in enumerate(load_catalogue()[:n_wrong]):
+        nbformat.write(with_function(solution_nb, entry["code"]), folder / f"s{k + 10:03d}_hw0.ipynb")
+    return folder
+
+
+def _rows(path):
+    with open(path, newline="") as f:
+        return list(csv.reader(f))
+
+
+def test_interrupted_batch_resumes_without_regrading(tmp_path, built, solution_nb, hw0):
+    folder = _class(tmp_path, built, solution_nb, n_wrong=10)
+    total = len(list(folder.iterdir()))
+    out = tmp_path / "grades.csv"
+    cmd = [sys.executable, "-m", "autograder.cli", "grade", "--assignment", "hw0", "--out", str(out),
+           "--jobs", "1", "--quiet", str(folder)]
+    proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    journal = journal_path(out)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and (not journal.exists() or len(journal.read_text().splitlines()) < 3):
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the harshest interrupt: no cleanup at all
+    proc.wait()
+    first = load_journal(journal, hw0.plan.fingerprint)
+    assert 3 <= len(first) < total
+    rows = _rows(out)
+    assert all(len(r) == 4 + len(hw0.question_ids) for r in rows)  # no torn row
+    subprocess.run(cmd, check=True, timeout=600)
+    entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip().endswith("}")]
+    keys = [e["key"] for e in entries]
+    assert sorted(set(keys)) == sorted(keys), "a submission was graded twice"
+    assert len(keys) == total
+    rows = _rows(out)
+    assert rows[0][:4] == ["submission", "status", "score", "max_score"]
+    assert sorted(r[0] for r in rows[1:]) == sorted(str(p) for p in folder.iterdir())
+    # a third run grades nothing and writes the same gradebook
+    before = out.read_text()
+    subprocess.run(cmd, check=True, timeout=600)
+    assert out.read_text() == before
+    assert len(journal.read_text().splitlines()) == len(entries)
+
+
+def test_changed_submission_is_regraded(tmp_path, built, solution_nb, hw0):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    path = folder / "s1.ipynb"
+    shutil.copy(built.student_notebook, path)
+    out = tmp_path / "g.csv"
+    assert grade_batch([folder], hw0.plan, out=out, progress=False)[0].score == 0
+    shutil.copy(built.solution_notebook, path)
+    assert grade_batch([folder], hw0.plan, out=out, progress=False)[0].score == hw0.max_score
+    assert len(_rows(out)) == 2
+
+
+def test_roster_feedback_and_report(tmp_path, built, solution_nb, hw0):
+    folder = _class(tmp_path, built, solution_nb, n_wrong=4)
+    roster = tmp_path / "roster.csv"
+    roster.write_text("student_id,name\ns001,Ada\ns002,Ben\ns003,Cy\ns010,Di\ns099,Eve\n")
+    out = tmp_path / "grades.csv"
+    report = tmp_path / "report.html"
+    subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--assignment", "hw0", "--out", str(out),
+                    "--roster", str(roster), "--report", str(report), "--feedback-dir", str(tmp_path / "fb"),
+                    "--quiet", str(folder)], check=True, timeout=600)
+    by_id = {r[0]: r for r in _rows(tmp_path / "grades-roster.csv")[1:]}
+    assert by_id["s001"][2:4] == ["ok", f"{hw0.max_score:g}"]
+    assert by_id["s003"][2] == "invalid-notebook"
+    assert by_id["s099"][1:3] == ["", "missing"]
+    assert sum(1 for r in _rows(tmp_path / "grades-roster.csv")[1:] if r[0] == "") == 3  # s011..s013 unmatched
+    feedback = sorted((tmp_path / "fb").glob("*.md"))
+    assert len(feedback) == len(list(folder.iterdir()))
+    wrong = (tmp_path / "fb" / feedback[4].name).read_text()
+    assert "What to reconsider" in wrong
+    page = report.read_text()
+    for section in ("Score distribution", "Pass rate per question", "Most common misconceptions", "Timed out"):
+        assert section in page
+    assert "http://" not in page and "https://" not in page  # self-contained
+    _check_in_chromium(report, tmp_path)
+
+
+def _check_in_chromium(page, tmp_path):
+    """Load the report in headless Chromium with no network; every plot must decode."""
+    script = ("setTimeout(()=>{const imgs=[...document.images];"
+              "document.title='IMAGES '+imgs.length+' OK '+imgs.filter(i=>i.complete&&i.naturalWidth>100).length},500)")
+    probe = tmp_path / "probe.html"
+    probe.write_text(page.read_text().replace("</body>", f"<script>{script}</script></body>"))
+    proc = subprocess.run(["unshare", "-n", "chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
+                           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                           f"--user-data-dir={tmp_path / 'chrome'}", "--virtual-time-budget=3000", "--dump-dom",
+                           probe.as_uri()], capture_output=True, text=True, timeout=120)
+    title = proc.stdout.split("<title>", 1)[1].split("</title>", 1)[0]
+    assert title == "IMAGES 2 OK 2", (title, proc.stderr[-500:])
+
+
+def test_misconceptions_are_counted(tmp_path, built, solution_nb, hw0):
+    entry = next(e for e in load_catalogue() if e["id"] == "q1d-symmetric-formula")
+    path = tmp_path / "m.ipynb"
+    nbformat.write(with_function(solution_nb, entry["code"]), path)
+    results = grade_batch([path], hw0.plan, out=tmp_path / "g.csv", progress=False)
+    (q, message, n), *_ = misconception_counts(results)
+    assert (q, n) == ("q1d", 1) and "symmetric" in message
