@@ -20,6 +20,7 @@ import nbformat
 import yaml
 
 from autograder.assignment import PROJECT_ROOT, Assignment
+from autograder.gradescope import add_two_phase_grader
 
 RUNTIME_NAME = "dlmath_check"  # the runtime's module name next to the notebook
 _PLACEHOLDER = "# CHECKS "
@@ -110,5 +111,6 @@ def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     zips = sorted((out / "autograder").glob("*.zip"))
     if len(zips) != 1:
         raise RuntimeError(f"expected one autograder zip, found {zips}")
+    add_two_phase_grader(zips[0], assignment.plan)
     return BuildOutput(out / "student" / f"{assignment.name}.ipynb",
                        out / "autograder" / f"{assignment.name}.ipynb", zips[0])
