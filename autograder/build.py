@@ -1,9 +1,15 @@
-"""Build an assignment: master text → otter master notebook → student notebook + autograder zip.
+"""Build an assignment: master text → otter master notebook → student notebook + autograder zip,
+and the executed master → solutions page.
 
 The master is MyST Markdown (``assignments/<name>/<name>.md``) in otter-assign
 format.  Each ``# CHECKS <qid>`` code cell inside a ``# BEGIN TESTS`` block is
 replaced by one exception-format otter test cell per case of that question, all
 generated from the same check definitions the batch grader uses.
+
+The build also executes the master (every solution and every illustration cell,
+whose asserts check the claims of the written solutions) and fails if any cell
+raises; the executed notebook is rendered to ``dist/<name>/solutions/<name>-solutions.html``,
+outside the student folder.
 """
 
 from __future__ import annotations
@@ -12,18 +18,27 @@ import json
 import shutil
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import jupytext
+import nbclient
 import nbformat
 import yaml
 
 from autograder.assignment import PROJECT_ROOT, Assignment
 from autograder.gradescope import add_two_phase_grader
+from autograder.solutions import render_solutions
 
 RUNTIME_NAME = "dlmath_check"  # the runtime's module name next to the notebook
 _PLACEHOLDER = "# CHECKS "
+CELL_TIMEOUT = 120  # seconds per master cell during the build's execution
+# run first in the kernel that executes the master; not part of the master itself
+_SETUP = ("%config InlineBackend.figure_formats = ['svg']\n"
+          "%config InlineBackend.print_figure_kwargs = {'bbox_inches': 'tight', 'metadata': {'Date': None}}\n"
+          "import matplotlib\n"
+          "matplotlib.rcParams['svg.hashsalt'] = 'dlmath'")
 
 
 @dataclass
@@ -31,6 +46,11 @@ class BuildOutput:
     student_notebook: Path
     solution_notebook: Path
     autograder_zip: Path
+    solutions_html: Path | None = None  # dist/<name>/solutions/<name>-solutions.html: never for students
+
+
+class MasterExecutionError(RuntimeError):
+    """A cell of the master raised while the build executed it (a false claim, or a bug)."""
 
 
 def test_cell_source(case: dict) -> str:
@@ -84,12 +104,37 @@ def apply_otter_config(nb: nbformat.NotebookNode, config_path: Path) -> nbformat
     raise ValueError("the master has no '# ASSIGNMENT CONFIG' raw cell")
 
 
-def master_notebook(assignment: Assignment) -> nbformat.NotebookNode:
+def read_master(assignment: Assignment) -> nbformat.NotebookNode:
     nb = jupytext.read(assignment.master, fmt="md:myst")
-    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
+    return nb
+
+
+def master_notebook(assignment: Assignment) -> nbformat.NotebookNode:
+    nb = read_master(assignment)
+    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json")
     return expand_checks(nb, assignment)
+
+
+def execute_master(assignment: Assignment, cwd: Path) -> nbformat.NotebookNode:
+    """Run every code cell of the master in a fresh kernel; raise :class:`MasterExecutionError` on any error.
+
+    The ``# CHECKS`` placeholders are comments, so this runs the solutions and the
+    illustrations (whose asserts are the claims of the written solutions), not the tests.
+    """
+    nb = read_master(assignment)
+    setup = nbformat.v4.new_code_cell(_SETUP)
+    setup.metadata["tags"] = ["build-setup"]
+    nb.cells.insert(0, setup)
+    client = nbclient.NotebookClient(nb, timeout=CELL_TIMEOUT, kernel_name="python3",
+                                     resources={"metadata": {"path": str(cwd)}})
+    try:
+        client.execute()
+    except nbclient.exceptions.CellExecutionError as exc:
+        raise MasterExecutionError(f"{assignment.master.name}: a cell of the master failed during the build:\n"
+                                   f"{exc}") from None
+    return nb
 
 
 def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
@@ -104,13 +149,27 @@ def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     (work / "requirements.txt").write_text("numpy\nmatplotlib\n")
     master = work / f"{assignment.name}.ipynb"
     nbformat.write(master_notebook(assignment), master)
-    proc = subprocess.run([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs",
-                           master.name, str(out.resolve())], cwd=work, capture_output=True, text=True)
+    # otter assign runs in its own process while this one executes the master
+    log = work / "otter-assign.log"
+    with open(log, "w") as log_file, tempfile.TemporaryDirectory(prefix="master-run-") as run_dir:
+        proc = subprocess.Popen([sys.executable, "-m", "otter", "assign", "--no-run-tests", "--no-pdfs",
+                                 master.name, str(out.resolve())], cwd=work, stdout=log_file,
+                                stderr=subprocess.STDOUT, text=True)
+        try:
+            executed = execute_master(assignment, Path(run_dir))
+        except BaseException:
+            proc.kill()
+            raise
+        finally:
+            proc.wait()
     if proc.returncode != 0:
-        raise RuntimeError(f"otter assign failed:\n{proc.stdout}\n{proc.stderr}")
+        raise RuntimeError(f"otter assign failed:\n{log.read_text()}")
     zips = sorted((out / "autograder").glob("*.zip"))
     if len(zips) != 1:
         raise RuntimeError(f"expected one autograder zip, found {zips}")
     add_two_phase_grader(zips[0], assignment.plan)
+    solutions = out / "solutions" / f"{assignment.name}-solutions.html"
+    solutions.parent.mkdir(parents=True, exist_ok=True)
+    solutions.write_text(render_solutions(executed, title=f"{assignment.name} — solutions"), encoding="utf-8")
     return BuildOutput(out / "student" / f"{assignment.name}.ipynb",
-                       out / "autograder" / f"{assignment.name}.ipynb", zips[0])
+                       out / "autograder" / f"{assignment.name}.ipynb", zips[0], solutions)
