@@ -113,3 +113,31 @@ def test_feedback_never_shows_expected_values(tmp_path, hw0, solution_nb):
         if case["qid"] == "q3a":
             for value in case["expect"]["value"]["data"][:3]:
                 assert repr(value)[:8] not in text
+
+
+def test_memory_bomb_in_a_function_and_in_a_cell(tmp_path, hw0, solution_nb):
+    nb = with_function(solution_nb, "def d_xTc(x, c):\n    big = np.ones((10**6, 10**5))\n    return c.T")
+    nb.cells.insert(3, nbformat.v4.new_code_cell("hog = bytearray(10**11)"))
+    r = grade_submission(_write(tmp_path, "bomb.ipynb", nb), hw0.plan)
+    assert r.status == "ok"
+    assert r.scores["q1a"] == 0 and r.score == hw0.max_score - hw0.points["q1a"]
+    assert "MemoryError" in r.message
+    assert any("MemoryError" in v["message"] for v in r.feedback if v["qid"] == "q1a")
+
+
+def test_gigantic_output_is_dropped(tmp_path, hw0, solution_nb):
+    nb = nbformat.from_dict(solution_nb)
+    nb.cells.insert(3, nbformat.v4.new_code_cell("print('x' * 10**8)\nfor i in range(200000):\n    print(i, 'spam')"))
+    nb = with_function(nb, "def ridge(X, y, lam):\n    print('y' * 10**7)\n    return np.zeros((3000, 3000))")
+    r = grade_submission(_write(tmp_path, "loud.ipynb", nb), hw0.plan)
+    assert r.status == "ok"
+    assert r.score == hw0.max_score - hw0.points["q3a"]
+    assert any("far larger than asked" in v["message"] for v in r.feedback if v["qid"] == "q3a")
+
+
+def test_a_worker_killed_by_its_child_is_replaced(tmp_path, hw0, solution_nb, built):
+    nb = with_function(solution_nb, "def d_Ax(A, x):\n    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)")
+    paths = [_write(tmp_path, "killer.ipynb", nb), built.solution_notebook, built.student_notebook]
+    results = grade_paths(paths, hw0.plan, jobs=1)
+    assert [r.status for r in results] == ["kernel-died", "ok", "ok"]
+    assert [r.score for r in results[1:]] == [hw0.max_score, 0]
