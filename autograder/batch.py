@@ -22,6 +22,7 @@ from pathlib import Path
 
 from autograder.grade import Limits, Result, grade_submission
 from autograder.plan import GradingPlan
+from autograder.sandbox import Sandbox, make_sandbox
 from autograder.workers import Worker
 
 
@@ -120,9 +121,10 @@ class Progress:
 
 
 def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | None = None,
-                limits: Limits | None = None, fresh: bool = False, progress: bool = True,
-                on_result=None) -> list[Result]:
+                limits: Limits | None = None, sandbox: Sandbox | None = None, fresh: bool = False,
+                progress: bool = True, on_result=None) -> list[Result]:
     """Grade every submission under ``paths`` into ``out``; resumable; returns results in path order."""
+    sandbox = sandbox or make_sandbox("auto")
     submissions = find_submissions(paths)
     journal = journal_path(out)
     if fresh and journal.exists():
@@ -139,7 +141,7 @@ def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | 
 
     def grade_one(path: Path) -> None:
         if not hasattr(local, "worker"):
-            local.worker = Worker()
+            local.worker = Worker(sandbox=sandbox)
             with lock:
                 workers.append(local.worker)
         result = grade_submission(path, plan, worker=local.worker, limits=limits)
@@ -170,9 +172,10 @@ def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | 
 
 
 def grade_paths(paths: list[Path], plan: GradingPlan, *, jobs: int | None = None,
-                limits: Limits | None = None) -> list[Result]:
+                limits: Limits | None = None, sandbox: Sandbox | None = None) -> list[Result]:
     """Grade without a gradebook on disk (tests, one-off checks)."""
     import tempfile
 
     with tempfile.TemporaryDirectory() as tmp:
-        return grade_batch(paths, plan, out=Path(tmp) / "grades.csv", jobs=jobs, limits=limits, progress=False)
+        return grade_batch(paths, plan, out=Path(tmp) / "grades.csv", jobs=jobs, limits=limits, sandbox=sandbox,
+                           progress=False)

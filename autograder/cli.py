@@ -13,6 +13,7 @@ from autograder.feedback import write_feedback
 from autograder.grade import Limits
 from autograder.report import write_report
 from autograder.roster import write_roster_gradebook
+from autograder.sandbox import make_sandbox
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -30,7 +31,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     feedback = Path(args.feedback_dir) if args.feedback_dir else None
     out = Path(args.out)
     results = grade_batch([Path(p) for p in args.paths], plan, out=out, jobs=args.jobs, limits=limits,
-                          fresh=args.fresh, progress=not args.quiet,
+                          sandbox=make_sandbox(args.sandbox), fresh=args.fresh, progress=not args.quiet,
                           on_result=(lambda r: write_feedback(r, feedback)) if feedback else None)
     if feedback:  # also for results resumed from the journal
         for r in results:
@@ -65,6 +66,8 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--feedback-dir", help="write one Markdown feedback file per submission here")
     g.add_argument("--roster", help="CSV with student_id (and optionally submission) columns")
     g.add_argument("--report", help="write the class report (HTML) here")
+    g.add_argument("--sandbox", choices=["auto", "bwrap", "none"], default="auto",
+                   help="isolate student code with bubblewrap (auto: when it works here)")
     g.add_argument("--fresh", action="store_true", help="ignore the journal of an earlier run and regrade all")
     g.add_argument("--quiet", action="store_true", help="no progress bar and no per-submission lines")
     g.add_argument("paths", nargs="+", help="notebooks, otter export zips, or folders of them")

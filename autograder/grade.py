@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import tempfile
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder import runtime
 from autograder.plan import GradingPlan
+from autograder.sandbox import Sandbox, make_sandbox
 from autograder.workers import Worker
 
 STATUSES = ("ok", "timeout", "invalid-notebook", "kernel-died", "error")
@@ -113,7 +113,7 @@ def _validate(nb: object) -> None:
 
 def run_untrusted(nb: dict, plan: GradingPlan, limits: Limits, worker: Worker) -> tuple[str, dict, dict[str, dict]]:
     """Execute the notebook in a forked child; (status, cell summary, outputs by call id)."""
-    folder = Path(tempfile.mkdtemp(prefix="dlmath-job-"))
+    folder = worker.new_job_folder()
     try:
         (folder / "submission.ipynb").write_text(json.dumps(nb))
         job = {"folder": str(folder), "notebook": str(folder / "submission.ipynb"),
@@ -187,8 +187,9 @@ def score_by_question(plan: GradingPlan, verdicts: list[dict]) -> dict[str, floa
 
 
 def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = None,
-                     limits: Limits | None = None) -> Result:
-    """Grade one submission; never raises."""
+                     limits: Limits | None = None, sandbox: Sandbox | None = None) -> Result:
+    """Grade one submission; never raises.  Without a ``worker``, starts one in ``sandbox``
+    (default: bubblewrap when it works here)."""
     limits = limits or Limits()
     zero = {q: 0.0 for q in plan.question_ids}
     try:
@@ -198,7 +199,7 @@ def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = N
     except OSError as exc:
         return Result(str(path), "error", zero, plan.max_score, message=f"cannot read: {exc}")
     own_worker = worker is None
-    worker = worker or Worker()
+    worker = worker or Worker(sandbox=sandbox or make_sandbox("auto"))
     try:
         status, summary, outputs = run_untrusted(nb, plan, limits, worker)
         verdicts = judge_all(plan, outputs)

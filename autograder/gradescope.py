@@ -22,7 +22,8 @@ from autograder.grade import Result, grade_submission
 from autograder.plan import GradingPlan
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ["__init__.py", "runtime.py", "untrusted.py", "workers.py", "grade.py", "plan.py", "batch.py", "gradescope.py"]
+SHIPPED = ["__init__.py", "runtime.py", "untrusted.py", "workers.py", "grade.py", "plan.py", "batch.py", "gradescope.py",
+           "sandbox.py"]
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # dlmath-autograder: two-phase grading. Student code runs in a forked, resource-limited

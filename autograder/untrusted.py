@@ -21,8 +21,10 @@ import json
 import os
 import re
 import resource
+import shutil
 import signal
 import sys
+import tempfile
 import types
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -111,6 +113,8 @@ def run_job(job: dict) -> None:
 def _preload() -> None:
     """Imports every submission needs, paid once per worker instead of once per child."""
     os.environ["MPLBACKEND"] = "Agg"
+    if not os.access(os.environ.get("MPLCONFIGDIR", ""), os.W_OK):  # read-only inside the sandbox
+        os.environ["MPLCONFIGDIR"] = tempfile.mkdtemp(prefix="matplotlib-")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -119,7 +123,35 @@ def _preload() -> None:
     sys.modules["otter"] = _otter_stub()
 
 
-def serve() -> None:
+def _become(uid: int) -> None:
+    """Irrevocably drop to an unprivileged uid (only when the worker runs as root)."""
+    os.setgroups([])
+    os.setgid(uid)
+    os.setuid(uid)
+
+
+def _reap(uid: int) -> None:
+    """Kill every process ``uid`` still has (escaped children, fork bombs) and empty /tmp."""
+    pid = os.fork()
+    if pid == 0:
+        try:
+            _become(uid)
+            os.kill(-1, signal.SIGKILL)  # every process this uid may signal, except this one
+            here = os.path.dirname(os.path.abspath(__file__))
+            keep = {here, here + "-jobs"}  # this worker's own folders are mounted under /tmp
+            for entry in os.scandir("/tmp"):
+                if entry.path in keep:
+                    continue
+                try:
+                    shutil.rmtree(entry.path) if entry.is_dir(follow_symlinks=False) else os.unlink(entry.path)
+                except OSError:
+                    pass
+        finally:
+            os._exit(0)
+    os.waitpid(pid, 0)
+
+
+def serve(uid: int | None) -> None:
     _preload()
     reply = sys.stdout
     for line in sys.stdin:
@@ -129,6 +161,8 @@ def serve() -> None:
         if pid == 0:  # the child: never returns into this loop
             try:
                 os.setsid()
+                if uid is not None:
+                    _become(uid)
                 run_job(job)
                 code = 0
             except BaseException:  # noqa: BLE001
@@ -137,9 +171,11 @@ def serve() -> None:
         reply.write(f"pid {pid}\n")
         reply.flush()
         _, status = os.waitpid(pid, 0)
+        if uid is not None:
+            _reap(uid)
         reply.write(f"done {pid} {status}\n")
         reply.flush()
 
 
 if __name__ == "__main__":
-    serve()
+    serve(int(sys.argv[1]) if len(sys.argv) > 1 else None)

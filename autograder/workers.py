@@ -19,6 +19,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from autograder.sandbox import Sandbox
+
 HERE = Path(__file__).resolve().parent
 
 
@@ -29,19 +31,35 @@ class WorkerDied(Exception):
 class Worker:
     """One warm ``untrusted.py`` process; not thread-safe (one per grading thread)."""
 
-    def __init__(self, *, launcher: list[str] | None = None):
-        self.launcher = launcher or []
+    def __init__(self, *, sandbox: Sandbox | None = None):
+        self.sandbox = sandbox or Sandbox("none", drop_uid=False)
+        self.uid = self.sandbox.new_uid()
         self.home = Path(tempfile.mkdtemp(prefix="dlmath-worker-"))
+        self.jobs = self.home.with_name(self.home.name + "-jobs")
+        self.jobs.mkdir()
         for name in ("untrusted.py", "runtime.py"):
             shutil.copy(HERE / name, self.home / name)
+            (self.home / name).chmod(0o644)
+        for folder in (self.home, self.jobs):
+            folder.chmod(0o755)  # the sandboxed uid reads these; jobs are chowned one by one
         self.proc: subprocess.Popen | None = None
         self._buffer = b""
+
+    def new_job_folder(self) -> Path:
+        """A fresh folder the sandboxed child may write to (and nothing else may see)."""
+        folder = Path(tempfile.mkdtemp(dir=self.jobs))
+        if self.uid is not None:
+            os.chown(folder, self.uid, self.uid)
+            folder.chmod(0o755)  # the worker, root without CAP_DAC_OVERRIDE, reads the job from it
+        return folder
 
     def _start(self) -> None:
         env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.home), "MPLBACKEND": "Agg",
                "MPLCONFIGDIR": str(self.home), "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1",
                "MKL_NUM_THREADS": "1", "PYTHONDONTWRITEBYTECODE": "1"}
-        self.proc = subprocess.Popen([*self.launcher, sys.executable, "-I", str(self.home / "untrusted.py")],
+        launcher = self.sandbox.launcher(home=self.home, jobs=self.jobs)
+        uid = [] if self.uid is None else [str(self.uid)]
+        self.proc = subprocess.Popen([*launcher, sys.executable, "-I", str(self.home / "untrusted.py"), *uid],
                                      cwd=self.home, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=subprocess.DEVNULL, start_new_session=True)
         self._buffer = b""
@@ -96,6 +114,7 @@ class Worker:
     def __del__(self) -> None:
         self.close()
         shutil.rmtree(self.home, ignore_errors=True)
+        shutil.rmtree(self.jobs, ignore_errors=True)
 
 
 def _kill_group(pid: int) -> None:

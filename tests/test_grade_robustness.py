@@ -14,6 +14,7 @@ from conftest import with_function
 
 from autograder.batch import grade_paths
 from autograder.grade import Limits, grade_submission
+from autograder.sandbox import make_sandbox
 
 
 def _write(tmp_path, name, nb):
@@ -135,9 +136,12 @@ def test_gigantic_output_is_dropped(tmp_path, hw0, solution_nb):
     assert any("far larger than asked" in v["message"] for v in r.feedback if v["qid"] == "q3a")
 
 
-def test_a_worker_killed_by_its_child_is_replaced(tmp_path, hw0, solution_nb, built):
+@pytest.mark.parametrize("mode", ["none", "bwrap"])
+def test_a_child_that_kills_its_worker(tmp_path, hw0, solution_nb, built, mode):
+    """Unsandboxed, the worker dies and is replaced; sandboxed (another uid), the kill is refused."""
     nb = with_function(solution_nb, "def d_Ax(A, x):\n    import os, signal\n    os.kill(os.getppid(), signal.SIGKILL)")
     paths = [_write(tmp_path, "killer.ipynb", nb), built.solution_notebook, built.student_notebook]
-    results = grade_paths(paths, hw0.plan, jobs=1)
-    assert [r.status for r in results] == ["kernel-died", "ok", "ok"]
+    results = grade_paths(paths, hw0.plan, jobs=1, sandbox=make_sandbox(mode))
+    assert [r.status for r in results] == ["kernel-died" if mode == "none" else "ok", "ok", "ok"]
+    assert results[0].scores["q1c"] == 0
     assert [r.score for r in results[1:]] == [hw0.max_score, 0]
