@@ -56,7 +56,7 @@ def latex_to_mathml(tex: str, *, display: bool) -> str:
         raise MathError(f"cannot typeset ${tex}$: {exc}") from exc
     if "\\" in out:  # an unknown command was copied through as text
         raise MathError(f"cannot typeset ${tex}$: unknown command in {out!r}")
-    return out
+    return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")  # implied in HTML
 
 
 def _markdown() -> MarkdownIt:
@@ -147,7 +147,7 @@ def _blocks(nb: nbformat.NotebookNode) -> Iterable[tuple[bool, str]]:
 
 
 _CSS = """
-body { font-family: "DejaVu Serif", Georgia, serif; line-height: 1.5; max-width: 52rem; margin: 2rem auto;
+body { font-family: "DejaVu Serif", Georgia, serif; line-height: 1.5; max-width: 60rem; margin: 2rem auto;
        padding: 0 1rem; color: #1d1d1d; }
 math { font-family: math, "STIX Two Math", "Latin Modern Math", "Cambria Math", serif; font-size: 1.05em; }
 math[display="block"] { margin: 0.6em 0; }
