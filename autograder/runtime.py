@@ -382,7 +382,7 @@ def _judge_bool(out: dict, expect: dict) -> tuple[bool, str]:
         return False, f"expected True or False, got {describe(out)}."
     if out["v"] == expect["value"]:
         return True, "passed."
-    return False, f"wrong answer for this matrix. {expect.get('hint', '')}".strip()
+    return False, f"not the right answer for this matrix. {expect.get('hint', '')}".strip()
 
 
 def _judge_tuple(out: dict, expect: dict) -> tuple[bool, str]:
@@ -480,8 +480,8 @@ def _judge_choice(out: dict, expect: dict) -> tuple[bool, str]:
     if words[0] != expect["value"][0]:
         return False, f"case {key}: the slope answer is wrong. Write down w' = w − lr·∂ℓ/∂w with the signs of this case."
     if words[1] != expect["value"][1]:
-        return False, (f"case {key}: the elbow answer is wrong. Use e' − e = lr(1 + e·x)/(w − lr·x) "
-                       "and the signs this case fixes (which factors have a sign you know?).")
+        return False, (f"case {key}: the elbow answer is wrong. Write the new elbow −b'/w' after the step, "
+                       "compare it with −b/w, and use only the signs this case fixes (of w, x and w·x + b).")
     return True, "passed."
 
 

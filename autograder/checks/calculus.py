@@ -28,8 +28,8 @@ def _draw_x_c(rng, i):
 def _expect_xTc(x, c, calls):
     return expect_array(
         ref.d_xTc(x, c),
-        alt(x.T, "you returned xᵀ; in xᵀc the vector x is the variable and c the coefficients, "
-                 "so ∂(xᵀc)/∂xⱼ = cⱼ."),
+        alt(x.T, "you returned xᵀ. Which of x and c is the variable you differentiate by? Write xᵀc "
+                 "= Σᵢ xᵢcᵢ and differentiate it with respect to one entry xⱼ."),
         layout_hint=NUMERATOR_HINT,
     )
 
@@ -41,7 +41,8 @@ def _draw_x(rng, i):
 def _expect_sqnorm(x, calls):
     return expect_array(
         ref.d_sqnorm(x),
-        alt(x.T, "the factor 2 is missing: ∂(Σ xᵢ²)/∂xⱼ = 2xⱼ."),
+        alt(x.T, "your row is off by a constant factor. Differentiate Σᵢ xᵢ² with respect to one entry xⱼ "
+                 "and look at the coefficient."),
         layout_hint=NUMERATOR_HINT,
     )
 
@@ -54,13 +55,14 @@ def _draw_A_x(rng, i):
 def _expect_Ax(A, x, calls):
     return expect_array(
         ref.d_Ax(A, x),
-        alt(A.T, "this is Aᵀ, the denominator-layout answer. In numerator layout entry (i, j) is "
-                 "∂(Ax)ᵢ/∂xⱼ."),
+        alt(A.T, "you returned Aᵀ, the denominator-layout Jacobian. In numerator layout row i holds the "
+                 "derivatives of output i: entry (i, j) is ∂(Ax)ᵢ/∂xⱼ. Compute it from (Ax)ᵢ = Σₖ Aᵢₖxₖ."),
     )
 
 
-_SYMMETRIC_MSG = ("this equals xᵀ(A + Aᵀ) only when A is symmetric, and this A is not. "
-                  "x appears twice in xᵀAx: differentiate each occurrence.")
+_SYMMETRIC_MSG = ("this is the shortcut that works for a symmetric A, and this A is not symmetric. "
+                  "x appears twice in xᵀAx = Σᵢₖ xᵢAᵢₖxₖ: differentiate with respect to xⱼ and keep a term "
+                  "for each occurrence.")
 
 
 def _expect_xTAx(A, x, calls):
@@ -68,8 +70,10 @@ def _expect_xTAx(A, x, calls):
         ref.d_xTAx(A, x),
         alt(2 * x.T @ A, _SYMMETRIC_MSG),
         alt(2 * x.T @ A.T, _SYMMETRIC_MSG),
-        alt(x.T @ A, "only one of the two occurrences of x in xᵀAx was differentiated."),
-        alt(x.T @ A.T, "only one of the two occurrences of x in xᵀAx was differentiated."),
+        alt(x.T @ A, "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
+                     "gives a term for each."),
+        alt(x.T @ A.T, "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
+                       "gives a term for each."),
         layout_hint=NUMERATOR_HINT,
     )
 
@@ -100,8 +104,8 @@ def _draw_symmetry(rng, i):
 
 def _expect_symmetry(A, tol=1e-9, calls=None):
     return {"kind": "bool", "value": ref.equals_2xTA_for_all_x(A, tol),
-            "hint": "The identity holds for every x exactly when max|A − Aᵀ| ≤ tol; use tol, "
-                    "and no other tolerance."}
+            "hint": "The question is about every x, not one x: what must A satisfy for the two rows to "
+                    "agree whatever x is? Decide with the tol you are given (max |A − Aᵀ| ≤ tol), no other."}
 
 
 def _sin_map(rng, n):
@@ -144,9 +148,9 @@ def _expect_numerical(f, x, eps=1e-6, calls=None):
         want,
         alt(_forward_difference(f, x, eps), "this is a one-sided difference, with error O(eps); "
                                             "the central difference (f(x+eps·eⱼ) − f(x−eps·eⱼ))/(2eps) has error O(eps²)."),
-        alt(2 * want, "off by a factor 2: the central difference spans 2·eps."),
+        alt(2 * want, "off by a factor 2: how far apart are the two points x + eps·eⱼ and x − eps·eⱼ?"),
         rtol=1e-7, atol=1e-7,
-        hint="Use the eps you are given, one column per coordinate of x.",
+        hint="Use the eps you are given, and build one column per coordinate of x.",
         layout_hint="In numerator layout the Jacobian of f: Rⁿ → Rᵐ is (m, n), and a scalar f gives a row (1, n).",
     )
 

@@ -47,8 +47,10 @@ def _draw_wide(rng, i):
 def _expect_least_squares(X, y, calls):
     return expect_array(
         ref.least_squares(X, y),
-        alt(X.T @ y, "this is Xᵀy; the normal equations are XᵀX w = Xᵀy, so w = (XᵀX)⁻¹Xᵀy."),
-        hint="Solve the normal equations XᵀX w = Xᵀy.",
+        alt(X.T @ y, "you returned Xᵀy, which is only one side of the normal equations. Set the "
+                      "derivative of ‖Xw − y‖² to zero and solve that system for w."),
+        hint="Set the derivative of ‖Xw − y‖² with respect to w to zero (Problem 1 gives every piece) "
+             "and solve for w.",
     )
 
 
@@ -61,8 +63,10 @@ def _expect_sigma_pinv(s, m, n, calls):
     m, n = int(m), int(n)
     return expect_array(
         ref.sigma_pinv(s, m, n),
-        alt(_sigma_T(s, m, n), "this is Σᵀ: it has the shape of Σ⁺, but Σ⁺ holds 1/σᵢ, not σᵢ."),
-        alt(_sigma_T(s ** -2, m, n), "the diagonal of Σ⁺ is 1/σᵢ, not 1/σᵢ²."),
+        alt(_sigma_T(s, m, n), "this is Σᵀ: it has the shape of Σ⁺, but Σ⁺ must undo what Σ does to each "
+                                "singular direction. What should its diagonal hold?"),
+        alt(_sigma_T(s ** -2, m, n), "the diagonal entries are squared too far: check that Σ⁺Σ is the "
+                                     "identity on the first min(m, n) coordinates."),
         layout_hint="Σ is (m, n), so Σ⁺ is (n, m).",
     )
 
@@ -70,28 +74,32 @@ def _expect_sigma_pinv(s, m, n, calls):
 def _expect_least_squares_svd(X, y, calls):
     return expect_array(
         ref.least_squares_svd(X, y),
-        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs (σᵢ instead of 1/σᵢ)."),
-        hint="w = V Σ⁺ Uᵀ y with the full SVD X = U Σ Vᵀ.",
+        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs: the middle factor must divide by "
+                                        "each singular value, not multiply by it."),
+        hint="Substitute the full SVD X = UΣVᵀ into your answer to 2(a); mind which factor is (m, m) "
+             "and which is (n, n).",
     )
 
 
 def _expect_left_inverse(X, calls):
     return {"kind": "inverse", "side": "left", "X": arr(X),
             "alternatives": [alt(X.T, "Xᵀ is a left inverse only when the columns of X are orthonormal.")],
-            "rtol": 1e-6, "atol": 1e-9, "hint": "For tall X, (XᵀX)⁻¹Xᵀ works."}
+            "rtol": 1e-6, "atol": 1e-9,
+            "hint": "Look back at how 2(a) turns y into w: that map, applied to Xw, must give back w."}
 
 
 def _expect_right_inverse(X, calls):
     return {"kind": "inverse", "side": "right", "X": arr(X),
             "alternatives": [alt(X.T, "Xᵀ is a right inverse only when the rows of X are orthonormal.")],
-            "rtol": 1e-6, "atol": 1e-9, "hint": "For wide X, Xᵀ(XXᵀ)⁻¹ works."}
+            "rtol": 1e-6, "atol": 1e-9,
+            "hint": "Look for B whose columns lie in the row space of X (B = XᵀC) and solve X B = I for C."}
 
 
 def _min_norm_expect(X, y, want, *extra):
     return expect_array(
         want, *extra,
         {"solves": {"M": arr(X), "r": arr(y)}, "message": _NULL_SPACE_MSG},
-        hint="The minimum-norm solution is w = Xᵀ(XXᵀ)⁻¹y.",
+        hint="Look for w in the row space of X, w = Xᵀα, and solve Xw = y for α.",
     )
 
 
@@ -102,7 +110,8 @@ def _expect_min_norm(X, y, calls):
 def _expect_min_norm_svd(X, y, calls):
     return _min_norm_expect(
         X, y, ref.min_norm_svd(X, y),
-        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs (σᵢ instead of 1/σᵢ)."),
+        alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs: the middle factor must divide by "
+                                        "each singular value, not multiply by it."),
     )
 
 

@@ -97,12 +97,12 @@ def _grad_alternatives(w, b, x, y, wrt):
 
 def _expect_dw(w, b, x, y, calls):
     return expect_scalar(ref.dloss_dw(w, b, x, y), *_grad_alternatives(w, b, x, y, "w"),
-                         hint="∂ℓ/∂w = (φ − y)·relu'(w·x + b)·x.")
+                         hint="Apply the chain rule along ℓ = ½(φ − y)², φ = relu(z), z = w·x + b: one factor per link.")
 
 
 def _expect_db(w, b, x, y, calls):
     return expect_scalar(ref.dloss_db(w, b, x, y), *_grad_alternatives(w, b, x, y, "b"),
-                         hint="∂ℓ/∂b = (φ − y)·relu'(w·x + b).")
+                         hint="Apply the chain rule along ℓ = ½(φ − y)², φ = relu(z), z = w·x + b: one factor per link.")
 
 
 def _draw_step(rng, i):
@@ -227,7 +227,8 @@ _NET_SLIPS = [
     (dict(new_W2=True), "the W1 and b gradients used the updated W2; " + _OLD_PARAMS_MSG),
     (dict(gate=False), "units with W1ᵢx + bᵢ ≤ 0 are off and get no gradient through relu."),
     (dict(at_zero=1.0), "a unit with W1ᵢx + bᵢ = 0 exactly has relu' = 0 by our convention."),
-    (dict(dW2_from_z=True), "∂ℓ/∂W2 is δ·relu(z)ᵀ, the hidden activations, not the pre-activations z."),
+    (dict(dW2_from_z=True), "the W2 gradient used the pre-activations z; W2 multiplies what the hidden "
+                            "units output, so which vector belongs there?"),
 ]
 
 

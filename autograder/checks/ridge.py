@@ -18,8 +18,8 @@ from autograder.checks.base import (
 )
 from reference import ridge as ref
 
-_SQRT_MSG = ("the extra block must be √λ·I, not λ·I: its squared norm is what adds λ‖w‖² "
-             "to the objective.")
+_SQRT_MSG = ("you scaled the extra block by λ. It enters the objective squared, so λ·I would add "
+             "λ²‖w‖², not λ‖w‖²: which scale gives exactly λ‖w‖²?")
 
 
 def _draw(rng, i):
@@ -36,8 +36,10 @@ def _ols(X, y):
 
 def _ridge_alternatives(X, y, lam):
     return (
-        alt(ref.ridge(X, y, lam ** 2), "this is ridge with penalty λ², not λ."),
-        alt(_ols(X, y), "this is the unregularised least-squares (pseudoinverse) solution: λ is missing."),
+        alt(ref.ridge(X, y, lam ** 2), "this is the ridge solution for the penalty λ² instead of λ: look for "
+                                        "where λ got squared."),
+        alt(_ols(X, y), "this is the unregularised least-squares (pseudoinverse) solution: the penalty "
+                        "λ‖w‖² left no trace."),
     )
 
 
@@ -47,8 +49,9 @@ def _expect_ridge(X, y, lam, calls):
         ref.ridge(X, y, lam),
         *_ridge_alternatives(X, y, lam),
         alt(np.linalg.pinv(X.T @ X + lam * np.ones((d, d))) @ X.T @ y,
-            "λ was added to every entry of XᵀX; it belongs on the diagonal only (λI)."),
-        hint="ŵ = (XᵀX + λI_d)⁻¹Xᵀy.",
+            "λ was added to every entry of XᵀX. Differentiate λ‖w‖² = λ Σⱼ wⱼ²: which entries "
+            "does it touch?"),
+        hint="Set the derivative of ‖y − Xw‖² + λ‖w‖² with respect to w to zero and solve for w.",
     )
 
 
@@ -60,17 +63,19 @@ def _draw_gains(rng, i):
 def _expect_gains(s, lam, calls):
     return expect_array(
         ref.ridge_gains(s, lam),
-        alt(s / (s + lam), "the gain compares σ² with λ, not σ: σ/(σ² + λ)."),
-        alt(s ** 2 / (s ** 2 + lam), "σ²/(σ² + λ) is the shrinkage of the fit Xŵ; the weights "
-                                     "get an extra 1/σ."),
-        alt(1 / (s ** 2 + lam), "the numerator σ is missing."),
-        hint="Each direction gets σᵢ/(σᵢ² + λ).",
+        alt(s / (s + lam), "you compared σ with λ. λ is added to σᵢ² in XᵀX + λI, so it is σ², not σ, "
+                            "that meets λ in the denominator."),
+        alt(s ** 2 / (s ** 2 + lam), "σ²/(σ² + λ) is how much of the fit Xŵ each direction keeps; the "
+                                     "weights carry one more factor, from mapping back through Σ."),
+        alt(1 / (s ** 2 + lam), "the numerator is missing a factor: Xᵀy contributes σᵢ in each direction."),
+        hint="Compute one gain per entry of s, elementwise, with the same shape as s.",
     )
 
 
 def _expect_ridge_svd(X, y, lam, calls):
     return expect_array(ref.ridge_svd(X, y, lam), *_ridge_alternatives(X, y, lam),
-                        hint="ŵ = V diag(σᵢ/(σᵢ²+λ)) Uᵀy with the (d, n) middle factor.")
+                        hint="Substitute X = UΣVᵀ into (XᵀX + λI)w = Xᵀy; the middle factor is (d, n), with one gain "
+                             "per singular value.")
 
 
 def _draw_posterior(rng, i):
@@ -162,7 +167,7 @@ def _expect_shrinkage(X, y, calls):
     return expect_array(
         ref.ridge_shrinkage_direction(X, y),
         alt(np.zeros((X.shape[1], 1)), "ŵ_λ itself tends to 0, but λ·ŵ_λ has a non-zero limit."),
-        alt(_ols(X, y), "this is the λ → 0 limit; for λ → ∞, (XᵀX + λI)⁻¹ ≈ I/λ."),
+        alt(_ols(X, y), "this is the λ → 0 limit. For very large λ, which term of XᵀX + λI dominates?"),
     )
 
 
@@ -181,8 +186,8 @@ def _expect_limit(X, y, calls):
         ref.ridge_limit_zero(X, y),
         alt(np.zeros((X.shape[1], 1)), "the limit λ → 0 is not 0: small λ barely shrinks."),
         rtol=1e-5, atol=1e-7,
-        hint="In SVD terms each gain σ/(σ²+λ) tends to 1/σ when σ > 0 and stays 0 when σ = 0: "
-             "the pseudoinverse. This must hold for tall, wide and rank-deficient X.",
+        hint="Follow each gain σ/(σ² + λ) as λ → 0, separately for σ > 0 and for σ = 0. The answer must "
+             "work for tall, wide and rank-deficient X, where XᵀX or XXᵀ is singular.",
     )
 
 
