@@ -161,6 +161,7 @@ h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
 pre.output { background: #f0f0f0; padding: 0.4rem 0.7rem; font-size: 0.8rem; overflow-x: auto; }
 figure { margin: 0.5rem 0; text-align: center; }
 img.figure { max-width: 100%; height: auto; }
+.banner { font: 0.85rem "DejaVu Sans", sans-serif; background: #fff4d6; border: 1px solid #e8cf88; padding: 0.4rem 0.8rem; }
 table { border-collapse: collapse; } td, th { border: 1px solid #ccc; padding: 0.2rem 0.5rem; }
 """
 
@@ -181,6 +182,8 @@ def render_solutions(nb: nbformat.NotebookNode, *, title: str) -> str:
             flush()
             body.append(fragment)
     flush()
+    body.insert(0, '<p class="banner">Worked solutions, built from the master by <code>autograder build</code>. '
+                   "For instructors and TAs; release to students only after the deadline.</p>")
     css = _CSS + _FORMATTER.get_style_defs(".code")
     return "\n".join([
         "<!DOCTYPE html>",
