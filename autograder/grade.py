@@ -31,9 +31,9 @@ class Limits:
     call_seconds: float = 10.0
     cell_seconds: float = 60.0
     submission_seconds: float = 300.0
-    memory_bytes: int = 4 * 2**30
+    memory_bytes: int = 2 * 2**30
     file_bytes: int = 64 * 2**20
-    processes: int = 256
+    processes: int = 64
 
     def rlimits(self) -> dict[str, int]:
         return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_FSIZE": self.file_bytes, "RLIMIT_CORE": 0,
@@ -124,6 +124,8 @@ def run_untrusted(nb: dict, plan: GradingPlan, limits: Limits, worker: Worker) -
         summary, outputs = read_results(folder / "results.jsonl")
     finally:
         shutil.rmtree(folder, ignore_errors=True)
+    if status == "ok" and (not summary or len(outputs) < len(job["calls"])):
+        status = "kernel-died"  # the child ended (os._exit) before finishing its work
     if status == "ok" and (summary.get("timeouts") or any(o.get("t") == "timeout" for o in outputs.values())):
         status = "timeout"
     return status, summary, outputs
