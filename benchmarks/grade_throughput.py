@@ -39,10 +39,11 @@ def make_submissions(folder: Path, n: int, dist: Path) -> list[Path]:
     return paths
 
 
-def time_autograder(folder: Path, jobs: int, out: Path) -> float:
+def time_autograder(folder: Path, jobs: int, out: Path, sandbox: str) -> float:
     start = time.perf_counter()
     subprocess.run([str(ROOT / ".venv/bin/autograder"), "grade", "--assignment", "hw0", "--out", str(out),
-                    "--jobs", str(jobs), "--quiet", "--fresh", str(folder)], check=True, stdout=subprocess.DEVNULL)
+                    "--jobs", str(jobs), "--quiet", "--fresh", "--sandbox", sandbox, str(folder)],
+                   check=True, stdout=subprocess.DEVNULL)
     return time.perf_counter() - start
 
 
@@ -67,6 +68,7 @@ def main() -> None:
     parser.add_argument("--n", type=int, default=50, help="submissions for autograder grade")
     parser.add_argument("--otter", type=int, default=None, help="submissions for otter run (default: all n)")
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--sandbox", default="bwrap", choices=["bwrap", "auto", "none"])
     parser.add_argument("--dist", default=str(ROOT / "dist" / "hw0"))
     args = parser.parse_args()
     dist = Path(args.dist)
@@ -77,7 +79,8 @@ def main() -> None:
         tmp = Path(tmp)
         (tmp / "subs").mkdir()
         paths = make_submissions(tmp / "subs", args.n, dist)
-        ours = time_autograder(tmp / "subs", args.jobs, tmp / "grades.csv")
+        bare = time_autograder(tmp / "subs", args.jobs, tmp / "grades.csv", "none")
+        ours = time_autograder(tmp / "subs", args.jobs, tmp / "grades.csv", args.sandbox)
         ours_peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
         k = min(args.otter or args.n, args.n)
         theirs = time_otter(paths[:k], zip_path, tmp)
@@ -85,7 +88,10 @@ def main() -> None:
         shutil.rmtree(tmp / "subs")
     per_ours, per_theirs = ours / args.n, theirs / k
     print(f"submissions: autograder grade {args.n} (--jobs {args.jobs}); otter run {k}, one by one")
-    print(f"autograder grade: {ours:8.1f} s total  {per_ours:6.3f} s/submission  {args.n / ours:6.2f} submissions/s")
+    print(f"autograder grade: {ours:8.1f} s total  {per_ours:6.3f} s/submission  {args.n / ours:6.2f} submissions/s"
+          f"  (--sandbox {args.sandbox})")
+    print(f"  without sandbox:{bare:8.1f} s total  {bare / args.n:6.3f} s/submission  "
+          f"sandbox cost: {ours / bare:.2f}x")
     print(f"otter run:        {theirs:8.1f} s total  {per_theirs:6.3f} s/submission  {k / theirs:6.2f} submissions/s")
     print(f"throughput ratio (autograder grade / otter run): {per_theirs / per_ours:.1f}x")
     print(f"1000 submissions at this rate: {1000 * per_ours / 60:.1f} min (otter run: {1000 * per_theirs / 60:.1f} min)")
