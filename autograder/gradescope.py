@@ -38,10 +38,17 @@ PYTHONPATH="$ROOT/source/dlmath" exec "${DLMATH_PYTHON:-python}" -m autograder.g
 """
 
 
+SETUP_SANDBOX = b"""
+# dlmath-autograder: bubblewrap sandboxes the student's code where the image allows namespaces
+apt-get install -y bubblewrap || true
+"""
+
+
 def add_two_phase_grader(zip_path: Path, plan: GradingPlan) -> None:
     """Put the grader and the plan into the otter autograder zip, in place."""
     with zipfile.ZipFile(zip_path) as old:
         entries = [(info, old.read(info)) for info in old.infolist() if info.filename != "run_autograder"]
+    entries = [(info, data + SETUP_SANDBOX if info.filename == "setup.sh" else data) for info, data in entries]
     tmp = zip_path.with_suffix(".tmp")
     with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as new:
         for info, data in entries:
