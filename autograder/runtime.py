@@ -492,8 +492,9 @@ def _judge_figure(out: dict, expect: dict) -> tuple[bool, str]:
     lines = [np.array([[_unjson_float(v) for v in p] for p in ln["xy"]]).reshape(-1, 2)
              for ax in axes for ln in ax["lines"]]
     curves = [ln for ln in lines if len(np.unique(ln[:, 0])) >= 3]
+    slope = expect.get("negative_slope", 0.0)
     for name, (w, b) in (("before", expect["before"]), ("after", expect["after"])):
-        if not any(_is_relu_curve(c, w, b) for c in curves):
+        if not any(_is_relu_curve(c, w, b, slope) for c in curves):
             return False, (f"no plotted curve matches φ {name} the step; plot relu(w·t + b) "
                            "against t on a grid of points.")
     marks = _marked_points(axes, lines)
@@ -510,11 +511,12 @@ def _judge_figure(out: dict, expect: dict) -> tuple[bool, str]:
     return True, "passed."
 
 
-def _is_relu_curve(c: np.ndarray, w: float, b: float) -> bool:
+def _is_relu_curve(c: np.ndarray, w: float, b: float, negative_slope: float = 0.0) -> bool:
     c = c[np.all(np.isfinite(c), axis=1)]
     if len(c) < 3:
         return False
-    want = np.maximum(w * c[:, 0] + b, 0.0)
+    z = w * c[:, 0] + b
+    want = np.where(z > 0, z, negative_slope * z)
     scale = 1.0 + np.max(np.abs(want))
     return bool(np.all(np.abs(c[:, 1] - want) <= 1e-6 * scale))
 

@@ -11,26 +11,34 @@ from collections.abc import Callable
 
 import numpy as np
 
-
-def d_xTc(x: np.ndarray, c: np.ndarray) -> np.ndarray:
-    """∂(xᵀc)/∂x = cᵀ.  ``x, c``: ``(n, 1)`` → ``(1, n)``."""
-    return np.asarray(c, dtype=float).reshape(-1, 1).T.copy()
+from reference.conventions import DEFAULT, Conventions
 
 
-def d_sqnorm(x: np.ndarray) -> np.ndarray:
-    """∂‖x‖²/∂x = 2xᵀ.  ``x``: ``(n, 1)`` → ``(1, n)``."""
-    return 2.0 * np.asarray(x, dtype=float).reshape(-1, 1).T
+def _orient(row: np.ndarray, conv: Conventions) -> np.ndarray:
+    """A derivative computed in numerator layout, in the layout ``conv`` asks for."""
+    return row if conv.layout == "numerator" else row.T.copy()
 
 
-def d_Ax(A: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """∂(Ax)/∂x = A.  ``A``: ``(n, n)``, ``x``: ``(n, 1)`` → ``(n, n)``."""
-    return np.array(A, dtype=float)
+def d_xTc(x: np.ndarray, c: np.ndarray, *, conv: Conventions = DEFAULT) -> np.ndarray:
+    """∂(xᵀc)/∂x = cᵀ.  ``x, c``: ``(n, 1)`` → ``(1, n)`` (denominator layout: c, ``(n, 1)``)."""
+    return _orient(np.asarray(c, dtype=float).reshape(-1, 1).T.copy(), conv)
 
 
-def d_xTAx(A: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """∂(xᵀAx)/∂x = xᵀ(A + Aᵀ).  ``A``: ``(n, n)``, ``x``: ``(n, 1)`` → ``(1, n)``."""
+def d_sqnorm(x: np.ndarray, *, conv: Conventions = DEFAULT) -> np.ndarray:
+    """∂‖x‖²/∂x = 2xᵀ.  ``x``: ``(n, 1)`` → ``(1, n)`` (denominator layout: 2x)."""
+    return _orient(2.0 * np.asarray(x, dtype=float).reshape(-1, 1).T, conv)
+
+
+def d_Ax(A: np.ndarray, x: np.ndarray, *, conv: Conventions = DEFAULT) -> np.ndarray:
+    """∂(Ax)/∂x = A.  ``A``: ``(n, n)``, ``x``: ``(n, 1)`` → ``(n, n)`` (denominator layout: Aᵀ)."""
+    return _orient(np.array(A, dtype=float), conv)
+
+
+def d_xTAx(A: np.ndarray, x: np.ndarray, *, conv: Conventions = DEFAULT) -> np.ndarray:
+    """∂(xᵀAx)/∂x = xᵀ(A + Aᵀ).  ``A``: ``(n, n)``, ``x``: ``(n, 1)`` → ``(1, n)``
+    (denominator layout: (A + Aᵀ)x, ``(n, 1)``)."""
     A = np.asarray(A, dtype=float)
-    return np.asarray(x, dtype=float).reshape(-1, 1).T @ (A + A.T)
+    return _orient(np.asarray(x, dtype=float).reshape(-1, 1).T @ (A + A.T), conv)
 
 
 def equals_2xTA_for_all_x(A: np.ndarray, tol: float = 1e-9) -> bool:
@@ -44,13 +52,14 @@ def equals_2xTA_for_all_x(A: np.ndarray, tol: float = 1e-9) -> bool:
 
 
 def numerical_derivative(
-    f: Callable[[np.ndarray], object], x: np.ndarray, eps: float = 1e-6
+    f: Callable[[np.ndarray], object], x: np.ndarray, eps: float = 1e-6, *, conv: Conventions = DEFAULT
 ) -> np.ndarray:
     """Central-difference derivative of ``f`` at the column ``x`` (numerator layout).
 
     ``x``: ``(n, 1)``.  Column ``j`` is ``(f(x + eps e_j) − f(x − eps e_j)) / (2 eps)``.
     Returns ``(m, n)`` when ``f(x)`` is ``(m, 1)`` and ``(1, n)`` when ``f(x)`` is a
     scalar or ``(1, 1)``.  The error is O(eps²) instead of O(eps) for one-sided steps.
+    Denominator layout gives the transpose.
     """
     x = np.asarray(x, dtype=float).reshape(-1, 1)
     columns = []
@@ -59,4 +68,4 @@ def numerical_derivative(
         step[j, 0] = eps
         diff = np.asarray(f(x + step), dtype=float) - np.asarray(f(x - step), dtype=float)
         columns.append(diff.reshape(-1) / (2.0 * eps))
-    return np.column_stack(columns)
+    return _orient(np.column_stack(columns), conv)

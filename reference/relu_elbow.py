@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from reference.conventions import DEFAULT, Conventions
+
 CASE_ANSWERS = {
     # (signed slope w, elbow) for the four cases with φ(x) − y = 1 and a small step.
     "i": ("unchanged", "unchanged"),  # inactive: zero gradient
@@ -19,14 +21,25 @@ CASE_ANSWERS = {
 }
 
 
-def relu(z: np.ndarray | float) -> np.ndarray | float:
-    """``max(z, 0)`` elementwise."""
-    return np.maximum(z, 0.0)
+def relu(z: np.ndarray | float, conv: Conventions = DEFAULT) -> np.ndarray | float:
+    """The activation: ``max(z, 0)``, or ``z`` / ``alpha·z`` for the leaky variant."""
+    z = np.asarray(z, dtype=float)
+    out = np.where(z > 0, z, conv.leaky_slope * z)
+    return float(out) if out.ndim == 0 else out
 
 
-def relu_slope(z: np.ndarray | float, alpha: float = 0.0) -> np.ndarray | float:
-    """Derivative of (leaky) relu: 1 for z > 0, ``alpha`` for z ≤ 0 (so 0 at z = 0)."""
-    return np.where(np.asarray(z) > 0, 1.0, alpha)
+def relu_slope(z: np.ndarray | float, alpha: float = 0.0, conv: Conventions = DEFAULT) -> np.ndarray | float:
+    """The activation's derivative: 1 for z > 0, the leaky slope (``alpha``) for z < 0, and at
+    exactly z = 0 that slope too, unless the convention sets relu'(0) = 1."""
+    slope = max(alpha, conv.leaky_slope)
+    at_zero = 1.0 if conv.relu_grad_at_zero == 1 else slope
+    z = np.asarray(z)
+    return np.where(z > 0, 1.0, np.where(z == 0, at_zero, slope))
+
+
+def case_answers(conv: Conventions = DEFAULT) -> dict | None:
+    """The four cases of 4(b); ``None`` where they do not apply (a leaky unit is never off)."""
+    return dict(CASE_ANSWERS) if conv.activation == "relu" else None
 
 
 def elbow(w: float, b: float) -> float:
@@ -34,37 +47,38 @@ def elbow(w: float, b: float) -> float:
     return float("nan") if w == 0 else -b / w
 
 
-def dloss_dphi(phi: float, y: float) -> float:
-    """dℓ/dφ = φ − y for ℓ = ½(φ − y)²."""
-    return float(phi - y)
+def dloss_dphi(phi: float, y: float, *, conv: Conventions = DEFAULT) -> float:
+    """dℓ/dφ = φ − y for ℓ = ½(φ − y)² (2c(φ − y) for ℓ = c(φ − y)²)."""
+    return float(2 * conv.loss_factor * (phi - y))
 
 
-def _unit(w: float, b: float, x: float) -> tuple[float, float]:
+def _unit(w: float, b: float, x: float, conv: Conventions) -> tuple[float, float]:
     """(φ(x), dφ/dz) for the single unit."""
     z = w * x + b
-    return float(relu(z)), float(relu_slope(z))
+    return float(relu(z, conv)), float(relu_slope(z, conv=conv))
 
 
-def dloss_dw(w: float, b: float, x: float, y: float) -> float:
-    """∂ℓ/∂w = (φ − y) · 1[wx + b > 0] · x."""
-    phi, slope = _unit(w, b, x)
-    return dloss_dphi(phi, y) * slope * x
+def dloss_dw(w: float, b: float, x: float, y: float, *, conv: Conventions = DEFAULT) -> float:
+    """∂ℓ/∂w = (φ − y) · relu'(wx + b) · x."""
+    phi, slope = _unit(w, b, x, conv)
+    return dloss_dphi(phi, y, conv=conv) * slope * x
 
 
-def dloss_db(w: float, b: float, x: float, y: float) -> float:
-    """∂ℓ/∂b = (φ − y) · 1[wx + b > 0]."""
-    phi, slope = _unit(w, b, x)
-    return dloss_dphi(phi, y) * slope
+def dloss_db(w: float, b: float, x: float, y: float, *, conv: Conventions = DEFAULT) -> float:
+    """∂ℓ/∂b = (φ − y) · relu'(wx + b)."""
+    phi, slope = _unit(w, b, x, conv)
+    return dloss_dphi(phi, y, conv=conv) * slope
 
 
-def sgd_step(w: float, b: float, x: float, y: float, lr: float) -> tuple[float, float]:
+def sgd_step(w: float, b: float, x: float, y: float, lr: float, *,
+             conv: Conventions = DEFAULT) -> tuple[float, float]:
     """One SGD step on ℓ: ``(w − lr ∂ℓ/∂w, b − lr ∂ℓ/∂b)``, both at the old (w, b)."""
-    return w - lr * dloss_dw(w, b, x, y), b - lr * dloss_db(w, b, x, y)
+    return w - lr * dloss_dw(w, b, x, y, conv=conv), b - lr * dloss_db(w, b, x, y, conv=conv)
 
 
-def elbow_after_step(w: float, b: float, x: float, y: float, lr: float) -> float:
+def elbow_after_step(w: float, b: float, x: float, y: float, lr: float, *, conv: Conventions = DEFAULT) -> float:
     """Elbow ``−b'/w'`` of the unit after one SGD step."""
-    return elbow(*sgd_step(w, b, x, y, lr))
+    return elbow(*sgd_step(w, b, x, y, lr, conv=conv))
 
 
 def elbow_shift_active(w: float, b: float, x: float, lr: float) -> float:
@@ -77,18 +91,19 @@ def elbow_shift_active(w: float, b: float, x: float, lr: float) -> float:
     return lr * (1.0 + e * x) / (w - lr * x)
 
 
-def _network_grads(W1, b, W2, x, y, alpha):
+def _network_grads(W1, b, W2, x, y, alpha, conv):
     W1, b, W2 = (np.asarray(a, dtype=float) for a in (W1, b, W2))
     z = W1 * x + b  # (d, 1)
-    h = np.where(z > 0, z, alpha * z)
-    delta = (W2 @ h).item() - y  # dℓ/d(prediction)
-    dz = delta * W2.T * relu_slope(z, alpha)  # (d, 1): uses the OLD W2
+    slope_neg = max(alpha, conv.leaky_slope)
+    h = np.where(z > 0, z, slope_neg * z)
+    delta = 2 * conv.loss_factor * ((W2 @ h).item() - y)  # dℓ/d(prediction)
+    dz = delta * W2.T * relu_slope(z, alpha, conv)  # (d, 1): uses the OLD W2
     return dz * x, dz, delta * h.T  # dW1 (d,1), db (d,1), dW2 (1,d)
 
 
 def sgd_step_network(
     W1: np.ndarray, b: np.ndarray, W2: np.ndarray, x: float, y: float, lr: float,
-    alpha: float = 0.0,
+    alpha: float = 0.0, *, conv: Conventions = DEFAULT,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """One simultaneous SGD step for ``f̂(x) = W2 relu(W1 x + b)``.
 
@@ -97,7 +112,7 @@ def sgd_step_network(
     ``∂ℓ/∂W1 = x ∂ℓ/∂b`` ``(d, 1)``, with ``δ = f̂(x) − y``, ``z = W1x + b``.
     ``alpha`` > 0 gives the leaky relu.
     """
-    dW1, db, dW2 = _network_grads(W1, b, W2, x, y, alpha)
+    dW1, db, dW2 = _network_grads(W1, b, W2, x, y, alpha, conv)
     return (np.asarray(W1, float) - lr * dW1, np.asarray(b, float) - lr * db,
             np.asarray(W2, float) - lr * dW2)
 
@@ -110,16 +125,17 @@ def elbows(W1: np.ndarray, b: np.ndarray) -> np.ndarray:
         return np.where(W1 == 0, np.nan, -b / np.where(W1 == 0, 1.0, W1))
 
 
-def elbows_after_step(W1, b, W2, x: float, y: float, lr: float) -> np.ndarray:
-    """Elbows ``(d,)`` after one network SGD step (plain relu)."""
-    W1n, bn, _ = sgd_step_network(W1, b, W2, x, y, lr)
+def elbows_after_step(W1, b, W2, x: float, y: float, lr: float, *, conv: Conventions = DEFAULT) -> np.ndarray:
+    """Elbows ``(d,)`` after one network SGD step."""
+    W1n, bn, _ = sgd_step_network(W1, b, W2, x, y, lr, conv=conv)
     return elbows(W1n, bn)
 
 
-def elbows_after_step_leaky(W1, b, W2, x: float, y: float, lr: float, alpha: float) -> np.ndarray:
+def elbows_after_step_leaky(W1, b, W2, x: float, y: float, lr: float, alpha: float, *,
+                            conv: Conventions = DEFAULT) -> np.ndarray:
     """Elbows ``(d,)`` after one step with leaky relu of slope ``alpha`` for z ≤ 0.
 
     Unlike plain relu, inactive units still receive gradient ``alpha·δ·W2ᵢ`` and move.
     """
-    W1n, bn, _ = sgd_step_network(W1, b, W2, x, y, lr, alpha=alpha)
+    W1n, bn, _ = sgd_step_network(W1, b, W2, x, y, lr, alpha=alpha, conv=conv)
     return elbows(W1n, bn)

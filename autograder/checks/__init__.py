@@ -8,15 +8,16 @@ from __future__ import annotations
 
 from autograder.checks import calculus, least_squares, relu_elbow, ridge
 from autograder.checks.base import Check
+from reference.conventions import DEFAULT, Conventions
 
 CHECKS: dict[str, list[Check]] = {
     "hw0": calculus.CHECKS + least_squares.CHECKS + ridge.CHECKS + relu_elbow.CHECKS,
 }
 
 
-def cases_for(checks: list[Check], seed: int) -> list[dict]:
+def cases_for(checks: list[Check], seed: int, conv: Conventions = DEFAULT) -> list[dict]:
     """Every case (public first, then hidden) of every check, in a stable order."""
-    return [case for check in checks for case in check.cases(seed)]
+    return [case for check in checks if check.applies(conv) for case in check.cases(seed, conv)]
 
 
 def question_ids(checks: list[Check]) -> list[str]:

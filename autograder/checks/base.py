@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from autograder import runtime
+from reference.conventions import DEFAULT, Conventions
 
 Args = list  # one call's positional arguments: arrays, floats, {"function": spec}
 Draw = Callable[[np.random.Generator, int], list[Args]]  # (rng, scenario) -> calls
@@ -36,18 +37,19 @@ class Check:
     n_public: int = 2
     n_hidden: int = 4
     name: str = ""  # tells apart two checks of the same function
+    applies: Callable[[Conventions], bool] = lambda conv: True  # False: the check makes no sense under conv
 
     @property
     def key(self) -> str:
         return f"{self.qid}/{self.func}" + (f"/{self.name}" if self.name else "")
 
-    def case(self, seed: int, index: int, *, hidden: bool) -> dict:
+    def case(self, seed: int, index: int, *, hidden: bool, conv: Conventions = DEFAULT) -> dict:
         """The case ``index`` of the public or hidden stream, as plain data."""
         rng = np.random.default_rng([seed, zlib.crc32(self.key.encode()), int(hidden), index])
         calls = self.draw(rng, index)
         encoded = [[_encode_arg(a) for a in call] for call in calls]
         decoded = [runtime.decode_args(call) for call in encoded]
-        expect = self.expect(*decoded[0], calls=decoded)
+        expect = self.expect(*decoded[0], calls=decoded, conv=conv)
         kind = "hidden" if hidden else "public"
         return {
             "id": f"{self.key}/{kind}{index}",
@@ -59,9 +61,9 @@ class Check:
             "expect": expect,
         }
 
-    def cases(self, seed: int) -> list[dict]:
-        return [self.case(seed, i, hidden=False) for i in range(self.n_public)] + [
-            self.case(seed, i, hidden=True) for i in range(self.n_hidden)
+    def cases(self, seed: int, conv: Conventions = DEFAULT) -> list[dict]:
+        return [self.case(seed, i, hidden=False, conv=conv) for i in range(self.n_public)] + [
+            self.case(seed, i, hidden=True, conv=conv) for i in range(self.n_hidden)
         ]
 
 
@@ -120,6 +122,20 @@ def expect_numbers(value: Any, *alternatives: dict, rtol: float = RTOL, atol: fl
 
 def expect_tuple(names: list[str], items: list[dict]) -> dict:
     return {"kind": "tuple", "names": names, "items": items}
+
+
+DENOMINATOR_HINT = ("In denominator layout (this assignment's convention) the derivative of a scalar by a column "
+                    "x of shape (n, 1) is a column of shape (n, 1), and a Jacobian is (n, m).")
+
+
+def layout_hint(conv: Conventions) -> str:
+    return NUMERATOR_HINT if conv.layout == "numerator" else DENOMINATOR_HINT
+
+
+def oriented(a: Any, conv: Conventions) -> np.ndarray:
+    """A numerator-layout array in the layout of ``conv`` (for alternatives)."""
+    a = np.asarray(a, dtype=float)
+    return a if conv.layout == "numerator" else a.T
 
 
 NUMERATOR_HINT = ("In numerator layout the derivative of a scalar by a column x of shape (n, 1) "

@@ -1,19 +1,21 @@
-"""Checks for problem 1: vector calculus in numerator layout."""
+"""Checks for problem 1: vector calculus, in numerator layout unless the variant says otherwise."""
 
 from __future__ import annotations
 
 import numpy as np
 
 from autograder.checks.base import (
-    NUMERATOR_HINT,
     Check,
     alt,
     arr,
     column,
     expect_array,
+    layout_hint,
     nonsymmetric,
+    oriented,
 )
 from reference import calculus as ref
+from reference.conventions import DEFAULT
 
 
 def _size(rng: np.random.Generator) -> int:
@@ -25,12 +27,12 @@ def _draw_x_c(rng, i):
     return [[column(rng, n), column(rng, n)]]
 
 
-def _expect_xTc(x, c, calls):
+def _expect_xTc(x, c, calls, conv=DEFAULT):
     return expect_array(
-        ref.d_xTc(x, c),
-        alt(x.T, "you returned xᵀ. Which of x and c is the variable you differentiate by? Write xᵀc "
+        ref.d_xTc(x, c, conv=conv),
+        alt(oriented(x.T, conv), "you returned xᵀ. Which of x and c is the variable you differentiate by? Write xᵀc "
                  "= Σᵢ xᵢcᵢ and differentiate it with respect to one entry xⱼ."),
-        layout_hint=NUMERATOR_HINT,
+        layout_hint=layout_hint(conv),
     )
 
 
@@ -38,12 +40,12 @@ def _draw_x(rng, i):
     return [[column(rng, _size(rng))]]
 
 
-def _expect_sqnorm(x, calls):
+def _expect_sqnorm(x, calls, conv=DEFAULT):
     return expect_array(
-        ref.d_sqnorm(x),
-        alt(x.T, "your row is off by a constant factor. Differentiate Σᵢ xᵢ² with respect to one entry xⱼ "
+        ref.d_sqnorm(x, conv=conv),
+        alt(oriented(x.T, conv), "your row is off by a constant factor. Differentiate Σᵢ xᵢ² with respect to one entry xⱼ "
                  "and look at the coefficient."),
-        layout_hint=NUMERATOR_HINT,
+        layout_hint=layout_hint(conv),
     )
 
 
@@ -52,12 +54,14 @@ def _draw_A_x(rng, i):
     return [[nonsymmetric(rng, n), column(rng, n)]]
 
 
-def _expect_Ax(A, x, calls):
-    return expect_array(
-        ref.d_Ax(A, x),
-        alt(A.T, "you returned Aᵀ, the denominator-layout Jacobian. In numerator layout row i holds the "
-                 "derivatives of output i: entry (i, j) is ∂(Ax)ᵢ/∂xⱼ. Compute it from (Ax)ᵢ = Σₖ Aᵢₖxₖ."),
-    )
+def _expect_Ax(A, x, calls, conv=DEFAULT):
+    if conv.layout == "denominator":
+        wrong = alt(A, "you returned A, the numerator-layout Jacobian. In denominator layout entry (i, j) is "
+                       "∂(Ax)ⱼ/∂xᵢ. Compute it from (Ax)ⱼ = Σₖ Aⱼₖxₖ.")
+    else:
+        wrong = alt(A.T, "you returned Aᵀ, the denominator-layout Jacobian. In numerator layout row i holds the "
+                         "derivatives of output i: entry (i, j) is ∂(Ax)ᵢ/∂xⱼ. Compute it from (Ax)ᵢ = Σₖ Aᵢₖxₖ.")
+    return expect_array(ref.d_Ax(A, x, conv=conv), wrong)
 
 
 _SYMMETRIC_MSG = ("this is the shortcut that works for a symmetric A, and this A is not symmetric. "
@@ -65,16 +69,16 @@ _SYMMETRIC_MSG = ("this is the shortcut that works for a symmetric A, and this A
                   "for each occurrence.")
 
 
-def _expect_xTAx(A, x, calls):
+def _expect_xTAx(A, x, calls, conv=DEFAULT):
     return expect_array(
-        ref.d_xTAx(A, x),
-        alt(2 * x.T @ A, _SYMMETRIC_MSG),
-        alt(2 * x.T @ A.T, _SYMMETRIC_MSG),
-        alt(x.T @ A, "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
+        ref.d_xTAx(A, x, conv=conv),
+        alt(oriented(2 * x.T @ A, conv), _SYMMETRIC_MSG),
+        alt(oriented(2 * x.T @ A.T, conv), _SYMMETRIC_MSG),
+        alt(oriented(x.T @ A, conv), "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
                      "gives a term for each."),
-        alt(x.T @ A.T, "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
+        alt(oriented(x.T @ A.T, conv), "only one of the two occurrences of x in xᵀAx was differentiated; the product rule "
                        "gives a term for each."),
-        layout_hint=NUMERATOR_HINT,
+        layout_hint=layout_hint(conv),
     )
 
 
@@ -102,7 +106,7 @@ def _draw_symmetry(rng, i):
     return [[A] if tol is None else [A, tol]]
 
 
-def _expect_symmetry(A, tol=1e-9, calls=None):
+def _expect_symmetry(A, tol=1e-9, calls=None, conv=DEFAULT):  # the same in every layout
     return {"kind": "bool", "value": ref.equals_2xTA_for_all_x(A, tol),
             "hint": "The question is about every x, not one x: what must A satisfy for the two rows to "
                     "agree whatever x is? Decide with the tol you are given (max |A − Aᵀ| ≤ tol), no other."}
@@ -142,16 +146,16 @@ def _forward_difference(f, x, eps):
     return np.column_stack(cols)
 
 
-def _expect_numerical(f, x, eps=1e-6, calls=None):
-    want = ref.numerical_derivative(f, x, eps)
+def _expect_numerical(f, x, eps=1e-6, calls=None, conv=DEFAULT):
+    want = ref.numerical_derivative(f, x, eps, conv=conv)
     return expect_array(
         want,
-        alt(_forward_difference(f, x, eps), "this is a one-sided difference, with error O(eps); "
+        alt(oriented(_forward_difference(f, x, eps), conv), "this is a one-sided difference, with error O(eps); "
                                             "the central difference (f(x+eps·eⱼ) − f(x−eps·eⱼ))/(2eps) has error O(eps²)."),
         alt(2 * want, "off by a factor 2: how far apart are the two points x + eps·eⱼ and x − eps·eⱼ?"),
         rtol=1e-7, atol=1e-7,
         hint="Use the eps you are given, and build one column per coordinate of x.",
-        layout_hint="In numerator layout the Jacobian of f: Rⁿ → Rᵐ is (m, n), and a scalar f gives a row (1, n).",
+        layout_hint=layout_hint(conv),
     )
 
 

@@ -16,6 +16,7 @@ from autograder.checks.base import (
     wide_shape,
 )
 from reference import least_squares as ref
+from reference.conventions import DEFAULT
 
 _NULL_SPACE_MSG = ("Xw = y holds, but w is not the minimum-norm solution: it has a component in "
                    "the null space of X. The minimum-norm solution lies in the row space of X.")
@@ -44,7 +45,7 @@ def _draw_wide(rng, i):
     return [[full_rank(rng, m, n), column(rng, m)]]
 
 
-def _expect_least_squares(X, y, calls):
+def _expect_least_squares(X, y, calls, conv=DEFAULT):
     return expect_array(
         ref.least_squares(X, y),
         alt(X.T @ y, "you returned Xᵀy, which is only one side of the normal equations. Set the "
@@ -59,7 +60,7 @@ def _draw_sigma(rng, i):
     return [[singular_values(rng, min(m, n)), m, n]]
 
 
-def _expect_sigma_pinv(s, m, n, calls):
+def _expect_sigma_pinv(s, m, n, calls, conv=DEFAULT):
     m, n = int(m), int(n)
     return expect_array(
         ref.sigma_pinv(s, m, n),
@@ -71,7 +72,7 @@ def _expect_sigma_pinv(s, m, n, calls):
     )
 
 
-def _expect_least_squares_svd(X, y, calls):
+def _expect_least_squares_svd(X, y, calls, conv=DEFAULT):
     return expect_array(
         ref.least_squares_svd(X, y),
         alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs: the middle factor must divide by "
@@ -81,14 +82,14 @@ def _expect_least_squares_svd(X, y, calls):
     )
 
 
-def _expect_left_inverse(X, calls):
+def _expect_left_inverse(X, calls, conv=DEFAULT):
     return {"kind": "inverse", "side": "left", "X": arr(X),
             "alternatives": [alt(X.T, "Xᵀ is a left inverse only when the columns of X are orthonormal.")],
             "rtol": 1e-6, "atol": 1e-9,
             "hint": "Look back at how 2(a) turns y into w: that map, applied to Xw, must give back w."}
 
 
-def _expect_right_inverse(X, calls):
+def _expect_right_inverse(X, calls, conv=DEFAULT):
     return {"kind": "inverse", "side": "right", "X": arr(X),
             "alternatives": [alt(X.T, "Xᵀ is a right inverse only when the rows of X are orthonormal.")],
             "rtol": 1e-6, "atol": 1e-9,
@@ -103,11 +104,11 @@ def _min_norm_expect(X, y, want, *extra):
     )
 
 
-def _expect_min_norm(X, y, calls):
+def _expect_min_norm(X, y, calls, conv=DEFAULT):
     return _min_norm_expect(X, y, ref.min_norm(X, y))
 
 
-def _expect_min_norm_svd(X, y, calls):
+def _expect_min_norm_svd(X, y, calls, conv=DEFAULT):
     return _min_norm_expect(
         X, y, ref.min_norm_svd(X, y),
         alt(_svd_with(X, y, _sigma_T), "Σᵀ was used where Σ⁺ belongs: the middle factor must divide by "

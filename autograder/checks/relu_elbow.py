@@ -6,6 +6,8 @@ Inputs are dyadic where it matters, so that pre-activations of exactly 0 really 
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from autograder.checks.base import (
@@ -17,12 +19,35 @@ from autograder.checks.base import (
     expect_tuple,
 )
 from reference import relu_elbow as ref
+from reference.conventions import DEFAULT, Conventions
 
 _DYADIC_X = [-1.5, -0.75, 0.5, 1.25, 1.75]
 _DYADIC_W = [-2.25, -1.5, -0.5, 0.5, 1.5, 2.25]
 _OLD_PARAMS_MSG = "take every gradient at the old parameters, before any of them is updated."
 _OFF_MSG = "this unit is off here (w·x + b ≤ 0), so no gradient flows through it."
-_AT_ZERO_MSG = "at exactly w·x + b = 0 the relu derivative is 0 by our convention."
+
+
+def _at_zero_msg(conv: Conventions) -> str:
+    value = "1" if conv.relu_grad_at_zero == 1 else ("alpha" if conv.activation == "leaky" else "0")
+    return f"at exactly w·x + b = 0 the activation's derivative is {value} by our convention."
+
+
+def _loss_text(conv: Conventions) -> str:
+    return "ℓ = ½(φ − y)²" if conv.loss_factor == 0.5 else f"ℓ = {conv.loss_factor:g}·(φ − y)²"
+
+
+def _other_factor(conv: Conventions) -> Conventions:
+    return replace(conv, loss_factor=1.0 if conv.loss_factor == 0.5 else 0.5)
+
+
+def _factor_msg(conv: Conventions) -> str:
+    if conv.loss_factor == 0.5:
+        return "the ½ in ℓ = ½(φ − y)² cancels the 2 from the square."
+    return f"here {_loss_text(conv)}: differentiating the square brings a factor 2."
+
+
+def _other_zero(conv: Conventions) -> Conventions:
+    return replace(conv, relu_grad_at_zero=1 - conv.relu_grad_at_zero)
 
 
 # ---------------------------------------------------------------- single unit
@@ -48,7 +73,7 @@ def _draw_elbow(rng, i):
     return [[float(rng.uniform(0.5, 2)) * rng.choice([-1, 1]), float(rng.uniform(-2, 2))]]
 
 
-def _expect_elbow(w, b, calls):
+def _expect_elbow(w, b, calls, conv=DEFAULT):
     e = ref.elbow(w, b)
     alts = [] if w == 0 else [alt(b / w, "the sign is wrong: the elbow solves w·x + b = 0.")]
     if b != 0 and w != 0:
@@ -60,49 +85,51 @@ def _draw_phi(rng, i):
     return [[float(rng.uniform(0, 3)), float(rng.uniform(-2, 2))]]
 
 
-def _expect_dphi(phi, y, calls):
+def _expect_dphi(phi, y, calls, conv=DEFAULT):
     return expect_scalar(
-        ref.dloss_dphi(phi, y),
-        alt(2 * (phi - y), "the ½ in ℓ = ½(φ − y)² cancels the 2 from the square."),
-        alt(y - phi, "the sign is flipped: dℓ/dφ = φ − y."),
+        ref.dloss_dphi(phi, y, conv=conv),
+        alt(ref.dloss_dphi(phi, y, conv=_other_factor(conv)), _factor_msg(conv)),
+        alt(-ref.dloss_dphi(phi, y, conv=conv), "the sign is flipped: ℓ grows with φ when φ > y."),
     )
 
 
-def _relu_slope_at(z, at_zero):
-    return 1.0 if z > 0 or (z == 0 and at_zero) else 0.0
-
-
-def _unit_grad(w, b, x, y, wrt, at_zero=False, gate=True, times_x=True, factor=1.0):
+def _unit_grad(w, b, x, y, wrt, conv, *, gate=True, times_x=True):
+    """A single-unit gradient under ``conv``; ``gate=False`` lets it flow through an off unit."""
     z = w * x + b
-    delta = factor * (max(z, 0.0) - y)
-    slope = _relu_slope_at(z, at_zero) if gate else 1.0
+    delta = ref.dloss_dphi(ref.relu(z, conv), y, conv=conv)
+    slope = float(ref.relu_slope(z, conv=conv)) if gate else 1.0
     return delta * slope * (x if wrt == "w" and times_x else 1.0)
 
 
-def _grad_alternatives(w, b, x, y, wrt):
+def _grad_alternatives(w, b, x, y, wrt, conv):
     z = w * x + b
     alts = []
-    if z < 0:
-        alts.append(alt(_unit_grad(w, b, x, y, wrt, gate=False), _OFF_MSG))
+    if z < 0 and conv.activation == "relu":
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, conv, gate=False), _OFF_MSG))
     if z == 0:
-        alts.append(alt(_unit_grad(w, b, x, y, wrt, at_zero=True), _AT_ZERO_MSG))
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, _other_zero(conv)), _at_zero_msg(conv)))
     if z > 0:
-        alts.append(alt(_unit_grad(w, b, x, y, wrt, factor=2.0), "the ½ in ℓ cancels the 2 from the square."))
+        alts.append(alt(_unit_grad(w, b, x, y, wrt, _other_factor(conv)), _factor_msg(conv)))
         if wrt == "w":
-            alts.append(alt(_unit_grad(w, b, x, y, wrt, times_x=False), "the chain rule brings a factor x: ∂z/∂w = x."))
+            alts.append(alt(_unit_grad(w, b, x, y, wrt, conv, times_x=False),
+                            "the chain rule brings a factor x: ∂z/∂w = x."))
         else:
-            alts.append(alt(_unit_grad(w, b, x, y, "w"), "∂z/∂b = 1; the factor x belongs to ∂ℓ/∂w only."))
+            alts.append(alt(_unit_grad(w, b, x, y, "w", conv), "∂z/∂b = 1; the factor x belongs to ∂ℓ/∂w only."))
     return alts
 
 
-def _expect_dw(w, b, x, y, calls):
-    return expect_scalar(ref.dloss_dw(w, b, x, y), *_grad_alternatives(w, b, x, y, "w"),
-                         hint="Apply the chain rule along ℓ = ½(φ − y)², φ = relu(z), z = w·x + b: one factor per link.")
+def _chain_hint(conv: Conventions) -> str:
+    return f"Apply the chain rule along {_loss_text(conv)}, φ = relu(z), z = w·x + b: one factor per link."
 
 
-def _expect_db(w, b, x, y, calls):
-    return expect_scalar(ref.dloss_db(w, b, x, y), *_grad_alternatives(w, b, x, y, "b"),
-                         hint="Apply the chain rule along ℓ = ½(φ − y)², φ = relu(z), z = w·x + b: one factor per link.")
+def _expect_dw(w, b, x, y, calls, conv=DEFAULT):
+    return expect_scalar(ref.dloss_dw(w, b, x, y, conv=conv), *_grad_alternatives(w, b, x, y, "w", conv),
+                         hint=_chain_hint(conv))
+
+
+def _expect_db(w, b, x, y, calls, conv=DEFAULT):
+    return expect_scalar(ref.dloss_db(w, b, x, y, conv=conv), *_grad_alternatives(w, b, x, y, "b", conv),
+                         hint=_chain_hint(conv))
 
 
 def _draw_step(rng, i):
@@ -110,43 +137,42 @@ def _draw_step(rng, i):
     return [[w, b, x, float(rng.uniform(-1.5, 1.5)), float(rng.choice([0.05, 0.1, 0.3]))]]
 
 
-def _wrong_steps(w, b, x, y, lr):
+def _wrong_steps(w, b, x, y, lr, conv):
     """(message, (w', b')) for the classic slips."""
-    gw, gb = ref.dloss_dw(w, b, x, y), ref.dloss_db(w, b, x, y)
+    gw, gb = ref.dloss_dw(w, b, x, y, conv=conv), ref.dloss_db(w, b, x, y, conv=conv)
     w_new = w - lr * gw
     out = []
     if gw != 0 or gb != 0:
         out.append(("SGD moves against the gradient: subtract lr times it.", (w + lr * gw, b + lr * gb)))
-        gb_at_new = ref.dloss_db(w_new, b, x, y)
+        gb_at_new = ref.dloss_db(w_new, b, x, y, conv=conv)
         if gb_at_new != gb:
             out.append((_OLD_PARAMS_MSG, (w_new, b - lr * gb_at_new)))
     if w * x + b == 0:
-        out.append((_AT_ZERO_MSG, (w - lr * _unit_grad(w, b, x, y, "w", at_zero=True),
-                                   b - lr * _unit_grad(w, b, x, y, "b", at_zero=True))))
-    if w * x + b < 0:
-        out.append((_OFF_MSG, (w - lr * _unit_grad(w, b, x, y, "w", gate=False),
-                               b - lr * _unit_grad(w, b, x, y, "b", gate=False))))
+        out.append((_at_zero_msg(conv), ref.sgd_step(w, b, x, y, lr, conv=_other_zero(conv))))
+    if w * x + b < 0 and conv.activation == "relu":
+        out.append((_OFF_MSG, (w - lr * _unit_grad(w, b, x, y, "w", conv, gate=False),
+                               b - lr * _unit_grad(w, b, x, y, "b", conv, gate=False))))
     return out
 
 
-def _expect_step(w, b, x, y, lr, calls):
-    w_new, b_new = ref.sgd_step(w, b, x, y, lr)
-    wrong = _wrong_steps(w, b, x, y, lr)
+def _expect_step(w, b, x, y, lr, calls, conv=DEFAULT):
+    w_new, b_new = ref.sgd_step(w, b, x, y, lr, conv=conv)
+    wrong = _wrong_steps(w, b, x, y, lr, conv)
     return expect_tuple(["w_new", "b_new"], [
         expect_scalar(w_new, *[alt(p[0], m) for m, p in wrong]),
         expect_scalar(b_new, *[alt(p[1], m) for m, p in wrong]),
     ])
 
 
-def _expect_elbow_after(w, b, x, y, lr, calls):
-    wrong = [alt(ref.elbow(*p), m) for m, p in _wrong_steps(w, b, x, y, lr) if p[0] != 0]
-    if ref.sgd_step(w, b, x, y, lr) != (w, b):
+def _expect_elbow_after(w, b, x, y, lr, calls, conv=DEFAULT):
+    wrong = [alt(ref.elbow(*p), m) for m, p in _wrong_steps(w, b, x, y, lr, conv) if p[0] != 0]
+    if ref.sgd_step(w, b, x, y, lr, conv=conv) != (w, b):
         wrong.append(alt(ref.elbow(w, b), "this is the elbow before the step."))
-    return expect_scalar(ref.elbow_after_step(w, b, x, y, lr), *wrong,
+    return expect_scalar(ref.elbow_after_step(w, b, x, y, lr, conv=conv), *wrong,
                          hint="Take one SGD step, then the elbow −b'/w' of the new unit.")
 
 
-def _expect_case_format(calls):
+def _expect_case_format(calls, conv=DEFAULT):
     return {"kind": "choice", "key": "i", "slopes": ["increases", "decreases", "unchanged"],
             "elbows": ["left", "right", "unchanged", "depends"]}
 
@@ -158,15 +184,16 @@ def _draw_nothing(rng, i):
     return [[]]
 
 
-def _expect_case_values(calls, key):
-    return {**_expect_case_format(calls), "key": key, "value": list(ref.CASE_ANSWERS[key])}
-
-
-def _case_check(key: str, index: int) -> Check:
-    def expect(calls=None):
-        return _expect_case_values(calls, key)
+def _case_check(key: str) -> Check:
+    def expect(calls=None, conv=DEFAULT):
+        return {**_expect_case_format(calls), "key": key, "value": list(ref.case_answers(conv)[key])}
     return Check("q4b", "case_answers", (), _draw_nothing, expect, n_public=0, n_hidden=1,
-                 name=f"case_{key}")
+                 name=f"case_{key}", applies=_relu_only)
+
+
+def _relu_only(conv: Conventions) -> bool:
+    """The four cases assume a unit that is off for z < 0: not so for a leaky one."""
+    return ref.case_answers(conv) is not None
 
 
 def _draw_plot(rng, i):
@@ -177,10 +204,10 @@ def _draw_plot(rng, i):
     return [[w, b, x, y, 0.2]]
 
 
-def _expect_plot(w, b, x, y, lr, calls):
-    w_new, b_new = ref.sgd_step(w, b, x, y, lr)
+def _expect_plot(w, b, x, y, lr, calls, conv=DEFAULT):
+    w_new, b_new = ref.sgd_step(w, b, x, y, lr, conv=conv)
     return {"kind": "figure", "before": [w, b], "after": [w_new, b_new], "point": [x, y],
-            "elbows": [ref.elbow(w, b), ref.elbow(w_new, b_new)]}
+            "elbows": [ref.elbow(w, b), ref.elbow(w_new, b_new)], "negative_slope": conv.leaky_slope}
 
 
 # ---------------------------------------------------------------- network
@@ -210,47 +237,50 @@ def _draw_net_leaky(rng, i):
     return [call + [float(rng.choice([0.05, 0.1, 0.2]))]]
 
 
-def _net_variant(W1, b, W2, x, y, lr, alpha=0.0, *, new_W2=False, gate=True, at_zero=0.0,
-                 dW2_from_z=False):
+def _net_variant(W1, b, W2, x, y, lr, alpha=0.0, *, conv=DEFAULT, new_W2=False, gate=True, dW2_from_z=False):
     """A network step with one slip switched on (the reference when all are off)."""
     z = W1 * x + b
-    h = np.where(z > 0, z, alpha * z)
-    delta = (W2 @ h).item() - y
+    h = np.where(z > 0, z, max(alpha, conv.leaky_slope) * z)
+    delta = 2 * conv.loss_factor * ((W2 @ h).item() - y)
     dW2 = delta * (z.T if dW2_from_z else h.T)
     W2_used = W2 - lr * dW2 if new_W2 else W2
-    slope = np.where(z > 0, 1.0, np.where(z == 0, at_zero or alpha, alpha)) if gate else np.ones_like(z)
+    slope = ref.relu_slope(z, alpha, conv) if gate else np.ones_like(z)
     dz = delta * W2_used.T * slope
     return W1 - lr * dz * x, b - lr * dz, W2 - lr * dW2
 
 
-_NET_SLIPS = [
-    (dict(new_W2=True), "the W1 and b gradients used the updated W2; " + _OLD_PARAMS_MSG),
-    (dict(gate=False), "units with W1ᵢx + bᵢ ≤ 0 are off and get no gradient through relu."),
-    (dict(at_zero=1.0), "a unit with W1ᵢx + bᵢ = 0 exactly has relu' = 0 by our convention."),
-    (dict(dW2_from_z=True), "the W2 gradient used the pre-activations z; W2 multiplies what the hidden "
-                            "units output, so which vector belongs there?"),
-]
+def _net_slips(conv: Conventions) -> list[tuple[dict, str]]:
+    slips = [
+        (dict(new_W2=True), "the W1 and b gradients used the updated W2; " + _OLD_PARAMS_MSG),
+        (dict(conv=_other_zero(conv)), _at_zero_msg(conv).replace("w·x + b", "W1ᵢx + bᵢ")),
+        (dict(dW2_from_z=True), "the W2 gradient used the pre-activations z; W2 multiplies what the hidden "
+                                "units output, so which vector belongs there?"),
+        (dict(conv=_other_factor(conv)), _factor_msg(conv)),
+    ]
+    if conv.activation == "relu":
+        slips.append((dict(gate=False), "units with W1ᵢx + bᵢ ≤ 0 are off and get no gradient through relu."))
+    return slips
 
 
-def _slip_alternatives(args, pick):
-    ref_out = pick(_net_variant(*args))
+def _slip_alternatives(args, pick, conv):
+    ref_out = pick(_net_variant(*args, conv=conv))
     out = []
-    for kw, msg in _NET_SLIPS:
-        value = pick(_net_variant(*args, **kw))
+    for kw, msg in _net_slips(conv):
+        value = pick(_net_variant(*args, **{"conv": conv, **kw}))
         if not np.allclose(value, ref_out, rtol=1e-9, atol=1e-12):
             out.append(alt(value, msg))
     return out
 
 
-def _expect_net_step(W1, b, W2, x, y, lr, calls):
+def _expect_net_step(W1, b, W2, x, y, lr, calls, conv=DEFAULT):
     args = (W1, b, W2, x, y, lr)
-    new = ref.sgd_step_network(*args)
+    new = ref.sgd_step_network(*args, conv=conv)
     return expect_tuple(["W1_new", "b_new", "W2_new"], [
-        expect_array(new[k], *_slip_alternatives(args, lambda t, k=k: t[k])) for k in range(3)
+        expect_array(new[k], *_slip_alternatives(args, lambda t, k=k: t[k], conv)) for k in range(3)
     ])
 
 
-def _expect_elbows(W1, b, calls):
+def _expect_elbows(W1, b, calls, conv=DEFAULT):
     return expect_numbers(
         ref.elbows(W1, b),
         alt(b / W1, "the sign is wrong: the elbow of unit i solves W1ᵢx + bᵢ = 0."),
@@ -267,20 +297,23 @@ def _elbows_of(params):
     return ref.elbows(params[0], params[1])
 
 
-def _expect_elbows_after(W1, b, W2, x, y, lr, calls):
+def _expect_elbows_after(W1, b, W2, x, y, lr, calls, conv=DEFAULT):
     args = (W1, b, W2, x, y, lr)
-    alts = _slip_alternatives(args, _elbows_of)
+    alts = _slip_alternatives(args, _elbows_of, conv)
     alts.append(alt(ref.elbows(W1, b), "these are the elbows before the step."))
-    return expect_numbers(ref.elbows_after_step(*args), *alts)
+    return expect_numbers(ref.elbows_after_step(*args, conv=conv), *alts)
 
 
-def _expect_elbows_leaky(W1, b, W2, x, y, lr, alpha, calls):
+def _expect_elbows_leaky(W1, b, W2, x, y, lr, alpha, calls, conv=DEFAULT):
     args = (W1, b, W2, x, y, lr, alpha)
-    alts = [alt(ref.elbows_after_step(*args[:6]),
-                "with leaky relu, units that are off still get gradient (slope alpha) and move.")]
-    alts += [alt(_elbows_of(_net_variant(*args, at_zero=1.0)), _AT_ZERO_MSG.replace("0 by", "alpha by"))]
-    alts += [alt(_elbows_of(_net_variant(*args, new_W2=True)), _OLD_PARAMS_MSG)]
-    return expect_numbers(ref.elbows_after_step_leaky(*args), *alts)
+    alts = []
+    if conv.activation == "relu":
+        alts.append(alt(ref.elbows_after_step(*args[:6], conv=conv),
+                        "with leaky relu, units that are off still get gradient (slope alpha) and move."))
+    alts += [alt(_elbows_of(_net_variant(*args, conv=_other_zero(conv))),
+                 _at_zero_msg(replace(conv, activation="leaky", alpha=alpha)))]
+    alts += [alt(_elbows_of(_net_variant(*args, conv=conv, new_W2=True)), _OLD_PARAMS_MSG)]
+    return expect_numbers(ref.elbows_after_step_leaky(*args, conv=conv), *alts)
 
 
 CHECKS = [
@@ -292,8 +325,8 @@ CHECKS = [
     Check("q4b", "elbow_after_step", ("w", "b", "x", "y", "lr"), _draw_step, _expect_elbow_after,
           n_public=1, n_hidden=3),
     Check("q4b", "case_answers", (), _draw_nothing, _expect_case_format, n_public=1, n_hidden=0,
-          name="format"),
-    *[_case_check(key, k) for k, key in enumerate(_CASE_KEYS)],
+          name="format", applies=_relu_only),
+    *[_case_check(key) for key in _CASE_KEYS],
     Check("q4b", "plot_elbow_step", ("w", "b", "x", "y", "lr"), _draw_plot, _expect_plot,
           n_public=1, n_hidden=1),
     Check("q4c", "elbows", ("W1", "b"), _draw_elbows, _expect_elbows, n_public=1, n_hidden=3),

@@ -17,6 +17,7 @@ from autograder.checks.base import (
     wide_shape,
 )
 from reference import ridge as ref
+from reference.conventions import DEFAULT
 
 _SQRT_MSG = ("you scaled the extra block by λ. It enters the objective squared, so λ·I would add "
              "λ²‖w‖², not λ‖w‖²: which scale gives exactly λ‖w‖²?")
@@ -43,7 +44,7 @@ def _ridge_alternatives(X, y, lam):
     )
 
 
-def _expect_ridge(X, y, lam, calls):
+def _expect_ridge(X, y, lam, calls, conv=DEFAULT):
     d = X.shape[1]
     return expect_array(
         ref.ridge(X, y, lam),
@@ -60,7 +61,7 @@ def _draw_gains(rng, i):
     return [[singular_values(rng, int(rng.integers(3, 7)), 0.2 * np.sqrt(lam), 4 * np.sqrt(lam)), lam]]
 
 
-def _expect_gains(s, lam, calls):
+def _expect_gains(s, lam, calls, conv=DEFAULT):
     return expect_array(
         ref.ridge_gains(s, lam),
         alt(s / (s + lam), "you compared σ with λ. λ is added to σᵢ² in XᵀX + λI, so it is σ², not σ, "
@@ -72,7 +73,7 @@ def _expect_gains(s, lam, calls):
     )
 
 
-def _expect_ridge_svd(X, y, lam, calls):
+def _expect_ridge_svd(X, y, lam, calls, conv=DEFAULT):
     return expect_array(ref.ridge_svd(X, y, lam), *_ridge_alternatives(X, y, lam),
                         hint="Substitute X = UΣVᵀ into (XᵀX + λI)w = Xᵀy; the middle factor is (d, n), with one gain "
                              "per singular value.")
@@ -89,7 +90,7 @@ def _nlp(w, X, y, lam, data=1.0, prior=0.5, noise_power=1):
     return float((r.T @ r).item() * data / (2 * lam ** noise_power) + prior * (w.T @ w).item())
 
 
-def _expect_posterior(w, X, y, lam, calls):
+def _expect_posterior(w, X, y, lam, calls, conv=DEFAULT):
     ws = [c[0] for c in calls]
     values = [ref.neg_log_posterior(v, X, y, lam) for v in ws]
 
@@ -113,7 +114,7 @@ def _expect_posterior(w, X, y, lam, calls):
     }
 
 
-def _expect_fake_data(X, y, lam, calls):
+def _expect_fake_data(X, y, lam, calls, conv=DEFAULT):
     X_hat, y_hat = ref.fake_data(X, y, lam)
     d = X.shape[1]
     return expect_tuple(["X_hat", "y_hat"], [
@@ -122,7 +123,7 @@ def _expect_fake_data(X, y, lam, calls):
     ])
 
 
-def _expect_ridge_fake_data(X, y, lam, calls):
+def _expect_ridge_fake_data(X, y, lam, calls, conv=DEFAULT):
     return expect_array(ref.ridge_fake_data(X, y, lam), *_ridge_alternatives(X, y, lam),
                         hint="Solve ordinary least squares on [X; √λ I_d], [y; 0].")
 
@@ -132,7 +133,7 @@ def _draw_features(rng, i):
     return [[X, lam]]
 
 
-def _expect_fake_features(X, lam, calls):
+def _expect_fake_features(X, lam, calls, conv=DEFAULT):
     n = X.shape[0]
     return expect_array(
         ref.fake_features(X, lam),
@@ -141,7 +142,7 @@ def _expect_fake_features(X, lam, calls):
     )
 
 
-def _expect_ridge_fake_features(X, y, lam, calls):
+def _expect_ridge_fake_features(X, y, lam, calls, conv=DEFAULT):
     d = X.shape[1]
     F = ref.fake_features(X, lam)
     eta = np.linalg.pinv(F) @ y
@@ -153,7 +154,7 @@ def _expect_ridge_fake_features(X, y, lam, calls):
     )
 
 
-def _expect_kernel_ridge(X, y, lam, calls):
+def _expect_kernel_ridge(X, y, lam, calls, conv=DEFAULT):
     return expect_array(ref.kernel_ridge(X, y, lam), *_ridge_alternatives(X, y, lam),
                         hint="ŵ = Xᵀ(XXᵀ + λIₙ)⁻¹y.")
 
@@ -163,7 +164,7 @@ def _draw_Xy(rng, i):
     return [[X, y]]
 
 
-def _expect_shrinkage(X, y, calls):
+def _expect_shrinkage(X, y, calls, conv=DEFAULT):
     return expect_array(
         ref.ridge_shrinkage_direction(X, y),
         alt(np.zeros((X.shape[1], 1)), "ŵ_λ itself tends to 0, but λ·ŵ_λ has a non-zero limit."),
@@ -181,7 +182,7 @@ def _draw_limit(rng, i):
     return [[matrix_with_singular_values(rng, n, d, s), column(rng, n)]]
 
 
-def _expect_limit(X, y, calls):
+def _expect_limit(X, y, calls, conv=DEFAULT):
     return expect_array(
         ref.ridge_limit_zero(X, y),
         alt(np.zeros((X.shape[1], 1)), "the limit λ → 0 is not 0: small λ barely shrinks."),
