@@ -18,19 +18,42 @@ container without user namespaces.
 
 from __future__ import annotations
 
-import itertools
+import fcntl
 import os
 import shutil
 import subprocess
 import sys
-import threading
+import tempfile
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import IO
 
 FIRST_UID = 61000  # uids FIRST_UID + k, one per worker, are used for student code
-_next_uid = itertools.count()
-_uid_lock = threading.Lock()
+
+
+@dataclass
+class UidClaim:
+    """A uid held through an exclusive lock file, so that two graders never share one
+    (the worker kills every process of its uid after each submission)."""
+
+    uid: int
+    lock: IO
+
+    def release(self) -> None:
+        self.lock.close()
+
+
+def claim_uid() -> UidClaim:
+    folder = Path(tempfile.gettempdir())
+    for k in range(1000):
+        lock = open(folder / f".dlmath-uid-{FIRST_UID + k}.lock", "a")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return UidClaim(FIRST_UID + k, lock)
+        except BlockingIOError:
+            lock.close()
+    raise RuntimeError("no free sandbox uid (1000 workers already run on this machine)")
 
 
 @dataclass(frozen=True)
@@ -38,11 +61,9 @@ class Sandbox:
     kind: str  # "bwrap" or "none"
     drop_uid: bool  # fork children under a per-worker unprivileged uid
 
-    def new_uid(self) -> int | None:
-        if not self.drop_uid:
-            return None
-        with _uid_lock:
-            return FIRST_UID + next(_next_uid) % 1000
+    def new_uid(self) -> UidClaim | None:
+        """A uid no other worker on this machine uses now (any grader process), or None."""
+        return claim_uid() if self.drop_uid else None
 
     def launcher(self, *, home: Path, jobs: Path) -> list[str]:
         """The command prefix that starts the worker inside the sandbox."""
@@ -64,7 +85,7 @@ def bwrap_command(*, home: Path, jobs: Path, as_root: bool) -> list[str]:
     made: set[str] = set()
     for path, flag in [*[(p, "--ro-bind") for p in _python_dirs()], (home, "--ro-bind"), (jobs, "--bind")]:
         for parent in map(str, reversed(Path(path).parents)):
-            if parent not in made and parent not in ("/", "/tmp") and not parent.startswith(("/usr", "/tmp/")):
+            if parent not in made and parent not in ("/", "/tmp") and not parent.startswith("/usr"):
                 cmd += ["--perms", "0755", "--dir", parent]  # bwrap's default 0700 would lock out the uid
                 made.add(parent)
         cmd += [flag, str(path), str(path)]

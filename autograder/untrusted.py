@@ -118,6 +118,7 @@ def _preload() -> None:
     import matplotlib
 
     matplotlib.use("Agg")
+    import matplotlib.backends.backend_agg  # noqa: F401  (imported lazily otherwise, after the uid drop)
     import matplotlib.pyplot  # noqa: F401
 
     sys.modules["otter"] = _otter_stub()

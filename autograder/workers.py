@@ -33,7 +33,8 @@ class Worker:
 
     def __init__(self, *, sandbox: Sandbox | None = None):
         self.sandbox = sandbox or Sandbox("none", drop_uid=False)
-        self.uid = self.sandbox.new_uid()
+        self.claim = self.sandbox.new_uid()
+        self.uid = self.claim.uid if self.claim else None
         self.home = Path(tempfile.mkdtemp(prefix="dlmath-worker-"))
         self.jobs = self.home.with_name(self.home.name + "-jobs")
         self.jobs.mkdir()
@@ -113,6 +114,8 @@ class Worker:
 
     def __del__(self) -> None:
         self.close()
+        if self.claim:
+            self.claim.release()
         shutil.rmtree(self.home, ignore_errors=True)
         shutil.rmtree(self.jobs, ignore_errors=True)
 
