@@ -1,8 +1,19 @@
-"""An assignment: its folder under ``assignments/``, its YAML settings and its checks."""
+"""An assignment: its folder under ``assignments/``, its YAML settings and its checks.
+
+``assignments/<name>/<name>.yaml`` holds the seed and the points.  A *variant*
+names a ``base`` assignment whose master and checks it reuses, and may set its own
+``seed``, ``points``, the sub-parts to ``include``, and ``knobs`` (the teaching
+conventions of ``reference.conventions``)::
+
+    base: hw0
+    seed: 2027
+    knobs: {layout: denominator, loss_factor: 1.0, relu_grad_at_zero: 0, activation: relu}
+    include: [q1a, q1b, ..., q4n]     # optional; q4n is the numeric sub-question
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from pathlib import Path
 
@@ -11,32 +22,41 @@ import yaml
 from autograder.checks import CHECKS, cases_for, question_ids
 from autograder.checks.base import Check
 from autograder.plan import GradingPlan
+from reference.conventions import DEFAULT, Conventions
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 @dataclass
 class Assignment:
-    """``assignments/<name>/<name>.yaml`` (seed, points) plus the master ``<name>.md``."""
-
     name: str
     folder: Path
     seed: int
     points: dict[str, float]
     written: dict[str, float] = field(default_factory=dict)
+    base: str = ""  # the assignment whose master and checks this one uses ("" = itself)
+    conventions: Conventions = DEFAULT
+    include: list[str] | None = None  # question ids; None = every non-optional one
+    root: Path = PROJECT_ROOT
+    student_id: str | None = None  # set for a per-student variant
+
+    @property
+    def base_name(self) -> str:
+        return self.base or self.name
 
     @property
     def master(self) -> Path:
-        return self.folder / f"{self.name}.md"
+        return self.root / "assignments" / self.base_name / f"{self.base_name}.md"
 
     @property
     def checks(self) -> list[Check]:
-        return CHECKS[self.name]
+        return [c for c in CHECKS[self.base_name] if c.applies(self.conventions)
+                and (c.qid in self.include if self.include is not None else not c.optional)]
 
     @cached_property
     def cases(self) -> list[dict]:
         """All cases, each with the points it is worth."""
-        cases = cases_for(self.checks, self.seed)
+        cases = cases_for(self.checks, self.seed, self.conventions)
         count = {q: sum(c["qid"] == q for c in cases) for q in self.question_ids}
         for case in cases:
             case["points"] = self.points[case["qid"]] / count[case["qid"]]
@@ -55,13 +75,36 @@ class Assignment:
         """What the grader needs, as plain data (expectations already computed)."""
         return GradingPlan(self.name, self.question_ids, {q: self.points[q] for q in self.question_ids}, self.cases)
 
+    @property
+    def numbers(self) -> dict | None:
+        """The numbers of the numeric sub-question, when the variant has one."""
+        from autograder.checks.relu_elbow import example_numbers
+
+        case = next((c for c in self.cases if c["qid"] == "q4n"), None)
+        return example_numbers(case) if case else None
+
+    def with_seed(self, seed: int, *, student_id: str | None = None) -> Assignment:
+        return replace(self, seed=seed, student_id=student_id)
+
+
+def _read(folder: Path, name: str) -> dict:
+    return yaml.safe_load((folder / f"{name}.yaml").read_text()) or {}
+
 
 def load_assignment(name: str, *, root: Path | None = None) -> Assignment:
-    folder = (root or PROJECT_ROOT) / "assignments" / name
-    settings = yaml.safe_load((folder / f"{name}.yaml").read_text())
-    assignment = Assignment(name=name, folder=folder, seed=int(settings["seed"]),
-                            points={str(k): float(v) for k, v in settings["points"].items()},
-                            written={str(k): float(v) for k, v in settings.get("written", {}).items()})
+    root = root or PROJECT_ROOT
+    settings = _read(root / "assignments" / name, name)
+    base = str(settings.get("base", ""))
+    inherited = _read(root / "assignments" / base, base) if base else {}
+    merged = {**inherited, **settings}
+    knobs = merged.get("knobs") or {}
+    assignment = Assignment(
+        name=name, folder=root / "assignments" / name, seed=int(merged["seed"]),
+        points={str(k): float(v) for k, v in merged["points"].items()},
+        written={str(k): float(v) for k, v in merged.get("written", {}).items()},
+        base=base, conventions=Conventions(**knobs), include=merged.get("include"), root=root)
+    if base and base not in CHECKS:
+        raise ValueError(f"{name}.yaml: unknown base assignment {base!r}")
     missing = set(assignment.question_ids) - set(assignment.points)
     if missing:
         raise ValueError(f"{name}.yaml gives no points for {sorted(missing)}")

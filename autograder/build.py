@@ -22,6 +22,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+import jinja2
 import jupytext
 import nbclient
 import nbformat
@@ -93,27 +94,76 @@ def expand_checks(nb: nbformat.NotebookNode, assignment: Assignment) -> nbformat
     return nb
 
 
-def apply_otter_config(nb: nbformat.NotebookNode, config_path: Path) -> nbformat.NotebookNode:
-    """Put the project's ``otter_config.json`` into the master's ``generate:`` settings."""
+def apply_otter_config(nb: nbformat.NotebookNode, config_path: Path, name: str) -> nbformat.NotebookNode:
+    """Put the project's ``otter_config.json`` into the master's ``generate:`` settings, and the name."""
     for cell in nb.cells:
         if cell.cell_type == "raw" and cell.source.lstrip().upper().startswith("# ASSIGNMENT CONFIG"):
             settings = yaml.safe_load(cell.source) or {}
             settings["generate"] = json.loads(config_path.read_text())
+            settings["name"] = name
             cell.source = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(settings, sort_keys=False)
             return nb
     raise ValueError("the master has no '# ASSIGNMENT CONFIG' raw cell")
 
 
+# The master is a Jinja template with delimiters that LaTeX and Python never use.
+_JINJA = jinja2.Environment(block_start_string="<%", block_end_string="%>", variable_start_string="<<",
+                            variable_end_string=">>", comment_start_string="<#", comment_end_string="#>",
+                            undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+def render_master_text(assignment: Assignment) -> str:
+    """The master's text for this assignment's conventions, numbers and student."""
+    template = _JINJA.from_string(assignment.master.read_text())
+    return template.render(conv=assignment.conventions, numbers=assignment.numbers, name=assignment.name,
+                           student_id=assignment.student_id)
+
+
+def _question_name(cell: nbformat.NotebookNode) -> str | None:
+    if cell.cell_type == "raw" and cell.source.lstrip().upper().startswith("# BEGIN QUESTION"):
+        return (yaml.safe_load(cell.source) or {}).get("name")
+    return None
+
+
+def _covered(name: str) -> set[str]:
+    """Autograded ids a question stands for: ``q3gh_written`` → {q3g, q3h}; ``q1a`` → {q1a}."""
+    stem = name.split("_")[0]
+    number = stem.rstrip("abcdefghijklmnopqrstuvwxyz")
+    return {number + letter for letter in stem[len(number):]} or {stem}
+
+
+def drop_excluded_questions(nb: nbformat.NotebookNode, keep: set[str]) -> nbformat.NotebookNode:
+    """Remove every question block (and its written part) whose sub-parts are all excluded."""
+    cells, skipping, depth = [], False, 0
+    for cell in nb.cells:
+        name = _question_name(cell)
+        if name is not None and not skipping and not (_covered(name) & keep):
+            skipping, depth = True, 0
+        if skipping:
+            if cell.cell_type == "raw" and cell.source.lstrip().upper().startswith("# BEGIN QUESTION"):
+                depth += 1
+            elif cell.cell_type == "raw" and cell.source.lstrip().upper().startswith("# END QUESTION"):
+                depth -= 1
+                skipping = depth > 0
+            continue
+        cells.append(cell)
+    nb.cells = cells
+    return nb
+
+
 def read_master(assignment: Assignment) -> nbformat.NotebookNode:
-    nb = jupytext.read(assignment.master, fmt="md:myst")
+    nb = jupytext.reads(render_master_text(assignment), fmt="md:myst")
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
+    keep = set(assignment.question_ids)
+    if assignment.include is not None:
+        nb = drop_excluded_questions(nb, keep)
     return nb
 
 
 def master_notebook(assignment: Assignment) -> nbformat.NotebookNode:
     nb = read_master(assignment)
-    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json")
+    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json", assignment.name)
     return expand_checks(nb, assignment)
 
 

@@ -33,7 +33,7 @@ class GradingPlan:
 
     def calls(self) -> list[dict]:
         """The calls the untrusted phase makes, ids ``<case id>#k``; no expectations."""
-        return [{"id": f"{case['id']}#{k}", "func": case["func"], "args": args}
+        return [{"id": f"{case['id']}#{k}", "func": case["func"], "args": args, "variable": case.get("variable", False)}
                 for case in self.cases for k, args in enumerate(case["calls"])]
 
     def to_json(self) -> str:

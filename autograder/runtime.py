@@ -230,11 +230,19 @@ def call_student(func: Any, args: list, timeout: float | None = None) -> dict:
         return {"t": "error", "type": type(exc).__name__, "message": str(exc)[:300]}
 
 
+def read_variable(value: Any) -> dict:
+    """A numeric answer stored in a variable (``None``: the variable is missing)."""
+    return {"t": "missing"} if value is None else encode_output(value)
+
+
 def run_case(func: Any, case: dict | str, timeout: float | None = None) -> tuple[bool, str]:
     """Run one check case in this process (the otter path): call, encode, judge."""
     if isinstance(case, str):
         case = json.loads(case)
-    outputs = [call_student(func, args, timeout) for args in case["calls"]]
+    if case.get("variable"):
+        outputs = [read_variable(func)]
+    else:
+        outputs = [call_student(func, args, timeout) for args in case["calls"]]
     return judge_case(case, outputs)
 
 

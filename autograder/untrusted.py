@@ -105,7 +105,10 @@ def run_job(job: dict) -> None:
     namespace: dict = {"__name__": "__main__"}
     out.write(json.dumps(run_cells(cells, namespace, job["cell_timeout"])) + "\n")
     for call in job["calls"]:
-        result = runtime.call_student(namespace.get(call["func"]), call["args"], job["call_timeout"])
+        if call.get("variable"):
+            result = runtime.read_variable(namespace.get(call["func"]))
+        else:
+            result = runtime.call_student(namespace.get(call["func"]), call["args"], job["call_timeout"])
         out.write(json.dumps({"id": call["id"], "out": result}) + "\n")
     out.close()
 

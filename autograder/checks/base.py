@@ -38,6 +38,8 @@ class Check:
     n_hidden: int = 4
     name: str = ""  # tells apart two checks of the same function
     applies: Callable[[Conventions], bool] = lambda conv: True  # False: the check makes no sense under conv
+    variable: bool = False  # judge the notebook's variable ``func`` instead of calling a function
+    optional: bool = False  # only in variants that ask for it (``include``)
 
     @property
     def key(self) -> str:
@@ -58,6 +60,7 @@ class Check:
             "hidden": hidden,
             "label": f"{self.func}({_describe_args(self.params, decoded[0])}) [{kind} case {index + 1}]",
             "calls": encoded,
+            "variable": self.variable,
             "expect": expect,
         }
 

@@ -316,6 +316,24 @@ def _expect_elbows_leaky(W1, b, W2, x, y, lr, alpha, calls, conv=DEFAULT):
     return expect_numbers(ref.elbows_after_step_leaky(*args, conv=conv), *alts)
 
 
+def _draw_example(rng, i):
+    """The numbers of the numeric sub-question: an active unit, a visible elbow shift."""
+    w, b, x = _unit(rng, 0)  # short decimals, so that the statement shows them exactly
+    return [[w, round(b, 2), x, round(float(rng.uniform(-1.5, 0.0)), 2), float(rng.choice([0.1, 0.2]))]]
+
+
+def example_numbers(case: dict) -> dict:
+    """The numbers of a q4n case, for the statement."""
+    return dict(zip(("w", "b", "x", "y", "lr"), case["calls"][0]))
+
+
+def _expect_example(w, b, x, y, lr, calls, conv=DEFAULT):
+    return expect_scalar(ref.elbow_after_step(w, b, x, y, lr, conv=conv),
+                         alt(ref.elbow(w, b), "this is the elbow before the step."),
+                         rtol=1e-4, atol=1e-6,
+                         hint="Use the numbers of your own notebook: one SGD step, then −b'/w'.")
+
+
 CHECKS = [
     Check("q4a", "elbow", ("w", "b"), _draw_elbow, _expect_elbow, n_public=2, n_hidden=3),
     Check("q4a", "dloss_dphi", ("phi", "y"), _draw_phi, _expect_dphi, n_public=1, n_hidden=2),
@@ -336,6 +354,6 @@ CHECKS = [
           n_public=1, n_hidden=3),
     Check("q4e", "elbows_after_step_leaky", ("W1", "b", "W2", "x", "y", "lr", "alpha"), _draw_net_leaky,
           _expect_elbows_leaky, n_public=1, n_hidden=3),
+    Check("q4n", "elbow_after_example", ("w", "b", "x", "y", "lr"), _draw_example, _expect_example,
+          n_public=0, n_hidden=1, variable=True, optional=True),
 ]
-
-
