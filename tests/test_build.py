@@ -31,7 +31,7 @@ SPEC_FUNCTIONS = {
 
 
 def test_every_spec_function_is_checked_under_its_question():
-    checked = {(c.qid, c.func) for c in CHECKS["hw0"]}
+    checked = {(c.qid, c.func) for c in CHECKS["hw0"] if not c.optional}
     assert checked == {(q, f) for q, fs in SPEC_FUNCTIONS.items() for f in fs}
 
 
