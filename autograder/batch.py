@@ -17,6 +17,7 @@ import os
 import sys
 import threading
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -120,18 +121,30 @@ class Progress:
         sys.stderr.flush()
 
 
+PlanFor = Callable[[Path], "tuple[GradingPlan, list[str]]"]
+
+
 def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | None = None,
                 limits: Limits | None = None, sandbox: Sandbox | None = None, fresh: bool = False,
-                progress: bool = True, on_result=None) -> list[Result]:
-    """Grade every submission under ``paths`` into ``out``; resumable; returns results in path order."""
+                progress: bool = True, on_result=None, plan_for: PlanFor | None = None) -> list[Result]:
+    """Grade every submission under ``paths`` into ``out``; resumable; returns results in path order.
+
+    ``plan_for`` picks a plan per submission (per-student variants) and may flag it;
+    by default every submission is graded against ``plan``.
+    """
     sandbox = sandbox or make_sandbox("auto")
     submissions = find_submissions(paths)
+    plans = {str(p): plan_for(p) if plan_for else (plan, []) for p in submissions}
     journal = journal_path(out)
     if fresh and journal.exists():
         journal.unlink()
-    done = load_journal(journal, plan.fingerprint)
+    done = {fp: load_journal(journal, fp) for fp in {pl.fingerprint for pl, _ in plans.values()}}
     digests = {str(p): _digest(p) for p in submissions}
-    results: dict[str, Result] = {key: r for key, (sha, r) in done.items() if digests.get(key) == sha}
+    results: dict[str, Result] = {}
+    for key, (own_plan, _) in plans.items():
+        sha, result = done[own_plan.fingerprint].get(key, (None, None))
+        if result is not None and sha == digests[key]:
+            results[key] = result
     write_gradebook([results[str(p)] for p in submissions if str(p) in results], plan, out)
     todo = [p for p in submissions if str(p) not in results]
     bar = Progress(len(todo), enabled=progress)
@@ -144,8 +157,10 @@ def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | 
             local.worker = Worker(sandbox=sandbox)
             with lock:
                 workers.append(local.worker)
-        result = grade_submission(path, plan, worker=local.worker, limits=limits)
-        entry = json.dumps({"fingerprint": plan.fingerprint, "key": str(path), "sha256": digests[str(path)],
+        own_plan, flags = plans[str(path)]
+        result = grade_submission(path, own_plan, worker=local.worker, limits=limits)
+        result.flags = flags
+        entry = json.dumps({"fingerprint": own_plan.fingerprint, "key": str(path), "sha256": digests[str(path)],
                             "result": result.to_dict()})
         with lock:
             with open(journal, "a") as f:

@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 from pathlib import Path
 
-from autograder.assignment import list_assignments, load_assignment
-from autograder.batch import grade_batch
+from autograder.assignment import PROJECT_ROOT, list_assignments, load_assignment
+from autograder.batch import find_submissions, grade_batch
 from autograder.build import build
 from autograder.feedback import write_feedback
 from autograder.grade import Limits
 from autograder.report import write_report
-from autograder.roster import write_roster_gradebook
+from autograder.roster import owners, read_roster, write_roster_gradebook
 from autograder.sandbox import make_sandbox
+from autograder.variants import SecretVariants, new_variant, read_secret, self_check, student_notebooks
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -25,13 +27,56 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
+def _knobs(args: argparse.Namespace) -> dict:
+    knobs = {"layout": args.layout, "loss_factor": args.loss_factor, "relu_grad_at_zero": args.relu_grad_at_zero,
+             "activation": args.activation, "alpha": args.alpha}
+    return {k: v for k, v in knobs.items() if v is not None}
+
+
+def _cmd_variant_new(args: argparse.Namespace) -> int:
+    base = load_assignment(args.base)
+    name = args.name or f"{args.base}-{args.seed}"
+    include = args.include.split(",") if args.include else None
+    if args.numeric:
+        include = sorted(set(include or base.question_ids) | {"q4n"}, key=lambda q: (q[:2], q))
+    path = new_variant(base=args.base, name=name, seed=args.seed, knobs=_knobs(args), include=include)
+    print(f"wrote {path}; checking it (build, solution, blank, wrong-answer catalogue) ...")
+    report = self_check(load_assignment(name))
+    print(report.summary())
+    if not report.ok:
+        if not args.keep:
+            shutil.rmtree(path.parent)
+            print(f"removed {path.parent} (use --keep to keep a failing variant)")
+        return 1
+    return 0
+
+
+def _cmd_variant_students(args: argparse.Namespace) -> int:
+    assignment = load_assignment(args.assignment)
+    template = Path(args.dist or PROJECT_ROOT / "dist") / args.assignment / "student" / f"{args.assignment}.ipynb"
+    if not template.exists():
+        build(assignment, dist=Path(args.dist) if args.dist else None)
+    ids = [row["student_id"] for row in read_roster(Path(args.roster))]
+    paths = student_notebooks(assignment, read_secret(Path(args.secret_file)), ids, template=template,
+                              out=Path(args.out))
+    print(f"wrote {len(paths)} student notebooks under {args.out}")
+    return 0
+
+
 def _cmd_grade(args: argparse.Namespace) -> int:
-    plan = load_assignment(args.assignment).plan
+    assignment = load_assignment(args.assignment)
+    plan = assignment.plan
+    plan_for = None
+    if args.secret_file:
+        submissions = [str(p) for p in find_submissions([Path(p) for p in args.paths])]
+        known = owners(read_roster(Path(args.roster)), submissions) if args.roster else {}
+        plan_for = SecretVariants(assignment, read_secret(Path(args.secret_file)), known).plan_for
     limits = Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout)
     feedback = Path(args.feedback_dir) if args.feedback_dir else None
     out = Path(args.out)
     results = grade_batch([Path(p) for p in args.paths], plan, out=out, jobs=args.jobs, limits=limits,
                           sandbox=make_sandbox(args.sandbox), fresh=args.fresh, progress=not args.quiet,
+                          plan_for=plan_for,
                           on_result=(lambda r: write_feedback(r, feedback)) if feedback else None)
     if feedback:  # also for results resumed from the journal
         for r in results:
@@ -45,7 +90,8 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         print(f"wrote the class report to {args.report}")
     if not args.quiet:
         for r in results:
-            print(f"{r.status:>16}  {r.score:6.2f} / {r.max_score:g}  {r.submission}")
+            print(f"{r.status:>16}  {r.score:6.2f} / {r.max_score:g}  {r.submission}"
+                  + "".join(f"\n{'':>18}FLAG: {f}" for f in r.flags))
     print(f"wrote {len(results)} rows to {out}")
     return 0
 
@@ -71,7 +117,29 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument("--fresh", action="store_true", help="ignore the journal of an earlier run and regrade all")
     g.add_argument("--quiet", action="store_true", help="no progress bar and no per-submission lines")
     g.add_argument("paths", nargs="+", help="notebooks, otter export zips, or folders of them")
+    g.add_argument("--secret-file", help="course secret: grade per-student variants and flag mismatches")
     g.set_defaults(run=_cmd_grade)
+    v = sub.add_parser("variant", help="make and check variants").add_subparsers(dest="variant", required=True)
+    n = v.add_parser("new", help="write a new variant of an assignment and self-check it")
+    n.add_argument("--base", default="hw0")
+    n.add_argument("--seed", type=int, required=True)
+    n.add_argument("--name", help="default: <base>-<seed>")
+    n.add_argument("--layout", choices=["numerator", "denominator"])
+    n.add_argument("--loss-factor", type=float, choices=[0.5, 1.0])
+    n.add_argument("--relu-grad-at-zero", type=int, choices=[0, 1])
+    n.add_argument("--activation", choices=["relu", "leaky"])
+    n.add_argument("--alpha", type=float)
+    n.add_argument("--include", help="comma-separated question ids (default: all of the base)")
+    n.add_argument("--numeric", action="store_true", help="add the numeric sub-question q4n")
+    n.add_argument("--keep", action="store_true", help="keep the variant even if its self-check fails")
+    n.set_defaults(run=_cmd_variant_new)
+    st = v.add_parser("students", help="one notebook per student, numbers from HMAC(secret, student id)")
+    st.add_argument("--assignment", required=True)
+    st.add_argument("--roster", required=True)
+    st.add_argument("--secret-file", required=True)
+    st.add_argument("--out", required=True)
+    st.add_argument("--dist", help="where the assignment was built (default: dist/)")
+    st.set_defaults(run=_cmd_variant_students)
     return p
 
 

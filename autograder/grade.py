@@ -50,6 +50,7 @@ class Result:
     max_score: float
     feedback: list[dict] = field(default_factory=list)
     message: str = ""
+    flags: list[str] = field(default_factory=list)  # for course staff, e.g. a notebook copied from another student
 
     @property
     def score(self) -> float:
@@ -57,11 +58,12 @@ class Result:
 
     def to_dict(self) -> dict:
         return {"submission": self.submission, "status": self.status, "scores": self.scores,
-                "max_score": self.max_score, "feedback": self.feedback, "message": self.message}
+                "max_score": self.max_score, "feedback": self.feedback, "message": self.message, "flags": self.flags}
 
     @classmethod
     def from_dict(cls, d: dict) -> Result:
-        return cls(d["submission"], d["status"], d["scores"], d["max_score"], d["feedback"], d["message"])
+        return cls(d["submission"], d["status"], d["scores"], d["max_score"], d["feedback"], d["message"],
+                   d.get("flags", []))
 
 
 class InvalidNotebook(Exception):

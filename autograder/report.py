@@ -71,6 +71,7 @@ def report_html(results: list[Result], plan: GradingPlan) -> str:
     rates_png, rates = _pass_rates(graded, plan)
     trouble = [[r.submission, r.status, r.message[:160]] for r in results if r.status != "ok"]
     mis = [[q, m, str(n)] for q, m, n in misconception_counts(results)[:15]]
+    flagged = [[r.submission, "; ".join(r.flags)] for r in results if r.flags]
     summary = [["submissions", str(len(results))],
                ["mean score", f"{statistics.mean(scores):.2f}" if scores else "–"],
                ["median score", f"{statistics.median(scores):.2f}" if scores else "–"],
@@ -91,6 +92,8 @@ img {{ max-width: 100%; }} h2 {{ border-bottom: 1px solid #ddd; }}
 <p>Weakest questions: {", ".join(f"{q} ({100 * v:.0f}%)" for q, v in weakest)}.</p>
 <h2>Most common misconceptions</h2>
 {_table(["question", "misconception", "submissions"], mis) if mis else "<p>None recognised.</p>"}
+<h2>Flagged for review</h2>
+{_table(["submission", "flags"], flagged) if flagged else "<p>None.</p>"}
 <h2>Timed out, crashed or invalid</h2>
 {_table(["submission", "status", "details"], trouble) if trouble else "<p>None.</p>"}
 </body></html>

@@ -33,6 +33,16 @@ def _belongs(student: dict[str, str], submission: str) -> bool:
     return student["student_id"] in tokens
 
 
+def owners(roster: list[dict[str, str]], submissions: list[str]) -> dict[str, str]:
+    """Submission path → the id of the one roster student it belongs to (ambiguous ones are left out)."""
+    found = {}
+    for s in submissions:
+        ids = [st["student_id"] for st in roster if _belongs(st, s)]
+        if len(ids) == 1:
+            found[s] = ids[0]
+    return found
+
+
 def _latest(paths: list[str]) -> str:
     return max(paths, key=lambda s: (Path(s).stat().st_mtime if Path(s).exists() else 0.0, s))
 
@@ -40,21 +50,22 @@ def _latest(paths: list[str]) -> str:
 def roster_rows(roster: list[dict[str, str]], results: list[Result], plan: GradingPlan) -> list[list[str]]:
     """One row per student (``missing`` when nothing matched), then unmatched submissions."""
     by_path = {r.submission: r for r in results}
-    header = ["student_id", "submission", "status", "score", "max_score", *plan.question_ids]
+    header = ["student_id", "submission", "status", "score", "max_score", *plan.question_ids, "flags"]
     rows, used = [header], set()
     for student in roster:
         mine = [s for s in by_path if _belongs(student, s)]
         if not mine:
-            rows.append([student["student_id"], "", "missing", "0", _fmt(plan.max_score)] + ["0"] * len(plan.question_ids))
+            rows.append([student["student_id"], "", "missing", "0", _fmt(plan.max_score)]
+                        + ["0"] * len(plan.question_ids) + [""])
             continue
         chosen = by_path[_latest(mine)]
         used.update(mine)
         rows.append([student["student_id"], chosen.submission, chosen.status, _fmt(chosen.score), _fmt(chosen.max_score),
-                     *(_fmt(chosen.scores[q]) for q in plan.question_ids)])
+                     *(_fmt(chosen.scores[q]) for q in plan.question_ids), "; ".join(chosen.flags)])
     for r in results:
         if r.submission not in used:
             rows.append(["", r.submission, r.status, _fmt(r.score), _fmt(r.max_score),
-                         *(_fmt(r.scores[q]) for q in plan.question_ids)])
+                         *(_fmt(r.scores[q]) for q in plan.question_ids), "; ".join(r.flags)])
     return rows
 
 

@@ -1,0 +1,208 @@
+"""Variants: next semester's assignment, and one per student.
+
+* ``new_variant`` writes ``assignments/<name>/<name>.yaml`` (a base, a seed, knobs,
+  sub-parts) and ``self_check`` proves it before anyone relies on it: its build
+  gives the solution full marks and the blank notebook none, and the catalogue of
+  wrong answers is still caught; a wrong answer that the variant's conventions make
+  right is *reported*, never silently dropped.
+* Per-student variants: a student's numbers come from HMAC(secret, assignment/id).
+  ``student_notebooks`` writes one notebook per student that records the id and a
+  variant tag; ``SecretVariants.plan_for`` recomputes the student's variant at
+  grading time and flags a notebook whose id and tag disagree (edited metadata) or
+  that belongs to another student than the one who handed it in (copied).  Without
+  the secret nothing can be recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import re
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+import yaml
+
+from autograder.assignment import PROJECT_ROOT, Assignment
+from autograder.plan import GradingPlan
+
+CATALOGUE = PROJECT_ROOT / "tests" / "data" / "wrong_answers.yaml"
+
+
+# ------------------------------------------------------------------ next semester
+
+def new_variant(*, base: str, name: str, seed: int, knobs: dict | None = None, include: list[str] | None = None,
+                root: Path | None = None) -> Path:
+    """Write the YAML of a variant of ``base`` and return its path."""
+    root = root or PROJECT_ROOT
+    settings: dict = {"base": base, "seed": int(seed)}
+    if knobs:
+        settings["knobs"] = knobs
+    if include:
+        settings["include"] = include
+    folder = root / "assignments" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{name}.yaml"
+    path.write_text(f"# Variant of {base}, written by `autograder variant new`.\n"
+                    + yaml.safe_dump(settings, sort_keys=False))
+    return path
+
+
+@dataclass
+class SelfCheck:
+    name: str
+    solution_score: float
+    blank_score: float
+    max_score: float
+    caught: list[str] = field(default_factory=list)
+    no_longer_wrong: list[str] = field(default_factory=list)  # right under this variant's conventions
+    not_applicable: list[str] = field(default_factory=list)  # their question is not in the variant
+
+    @property
+    def ok(self) -> bool:
+        return self.solution_score == self.max_score and self.blank_score == 0
+
+    def summary(self) -> str:
+        lines = [f"{self.name}: solution {self.solution_score:g}/{self.max_score:g}, blank {self.blank_score:g}"
+                 f" -> {'OK' if self.ok else 'FAILED'}",
+                 f"  wrong-answer catalogue: {len(self.caught)} caught"]
+        if self.no_longer_wrong:
+            lines.append(f"  no longer wrong under this variant ({len(self.no_longer_wrong)}): "
+                         + ", ".join(self.no_longer_wrong))
+        if self.not_applicable:
+            lines.append(f"  not applicable (sub-part left out): {len(self.not_applicable)}")
+        return "\n".join(lines)
+
+
+def _with_function(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode | None:
+    func = re.match(r"def (\w+)\(", code).group(1)
+    nb = nbformat.from_dict(nb)
+    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"def {func}(")]
+    if len(cells) != 1:
+        return None
+    cells[0].source = code
+    return nb
+
+
+def self_check(assignment: Assignment, *, dist: Path | None = None, catalogue: Path = CATALOGUE) -> SelfCheck:
+    """Build the variant and grade its solution, its blank notebook and the wrong-answer catalogue."""
+    from autograder.batch import grade_paths
+    from autograder.build import build
+
+    out = build(assignment, dist=dist)
+    plan = assignment.plan
+    entries = yaml.safe_load(catalogue.read_text()) if catalogue.exists() else []
+    solution = nbformat.read(out.solution_notebook, as_version=4)
+    with tempfile.TemporaryDirectory(prefix="dlmath-selfcheck-") as tmp:
+        paths, wrong = [out.solution_notebook, out.student_notebook], []
+        report = SelfCheck(assignment.name, 0.0, 0.0, plan.max_score)
+        for entry in entries:
+            nb = _with_function(solution, entry["code"]) if entry["qid"] in plan.question_ids else None
+            if nb is None:
+                report.not_applicable.append(entry["id"])
+                continue
+            path = Path(tmp) / f"{entry['id']}.ipynb"
+            nbformat.write(nb, path)
+            paths.append(path)
+            wrong.append(entry)
+        results = grade_paths(paths, plan)
+    report.solution_score, report.blank_score = results[0].score, results[1].score
+    for entry, result in zip(wrong, results[2:]):
+        lost = result.scores[entry["qid"]] < plan.points[entry["qid"]]
+        (report.caught if lost else report.no_longer_wrong).append(entry["id"])
+    return report
+
+
+# ------------------------------------------------------------------ one per student
+
+def variant_tag(secret: bytes, assignment: str, student_id: str) -> str:
+    return hmac.new(secret, f"{assignment}/{student_id}".encode(), hashlib.sha256).hexdigest()
+
+
+def student_assignment(base: Assignment, secret: bytes, student_id: str) -> Assignment:
+    """The student's own variant: same checks and conventions, seed from the HMAC."""
+    tag = variant_tag(secret, base.name, student_id)
+    return base.with_seed(int(tag[:12], 16), student_id=student_id)
+
+
+def _numeric_statement(assignment: Assignment) -> str | None:
+    from autograder.build import read_master
+
+    cells = [c.source for c in read_master(assignment).cells
+             if c.cell_type == "markdown" and "elbow_after_example" in c.source]
+    return cells[0] if cells else None
+
+
+def student_notebooks(base: Assignment, secret: bytes, student_ids: list[str], *, template: Path,
+                      out: Path) -> list[Path]:
+    """One notebook per student from the built student notebook: the student's numbers and id."""
+    written = []
+    for sid in student_ids:
+        nb = nbformat.read(template, as_version=4)
+        mine = student_assignment(base, secret, sid)
+        nb.metadata["dlmath"] = {"assignment": base.name, "student_id": sid,
+                                 "variant": variant_tag(secret, base.name, sid)[:16]}
+        statement = _numeric_statement(mine) if "q4n" in base.question_ids else None
+        for cell in nb.cells:
+            if statement and cell.cell_type == "markdown" and "elbow_after_example" in cell.source:
+                cell.source = statement
+        path = out / _safe(sid) / template.name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, path)
+        written.append(path)
+    return written
+
+
+def _safe(student_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9@._+-]", "_", student_id)
+
+
+@dataclass
+class SecretVariants:
+    """Chooses, per submission, the plan of the student it belongs to, and flags mismatches."""
+
+    base: Assignment
+    secret: bytes
+    owners: dict[str, str] = field(default_factory=dict)  # submission path → student id, from a roster
+    _plans: dict[str, GradingPlan] = field(default_factory=dict)
+
+    def _plan(self, student_id: str) -> GradingPlan:
+        if student_id not in self._plans:
+            self._plans[student_id] = student_assignment(self.base, self.secret, student_id).plan
+        return self._plans[student_id]
+
+    def plan_for(self, path: Path) -> tuple[GradingPlan, list[str]]:
+        claimed_id, claimed_tag = _claims(path)
+        owner = self.owners.get(str(path)) or claimed_id
+        flags = []
+        if claimed_id and claimed_tag != variant_tag(self.secret, self.base.name, claimed_id)[:16]:
+            flags.append(f"the notebook's variant tag does not match its student id {claimed_id!r} (edited metadata?)")
+        if claimed_id and owner and claimed_id != owner:
+            flags.append(f"handed in by {owner!r} but made for {claimed_id!r} (copied from another student?)")
+        if not owner:
+            flags.append("no student id: graded against the common variant")
+            return self.base.plan, flags
+        return self._plan(owner), flags
+
+
+def _claims(path: Path) -> tuple[str | None, str | None]:
+    from autograder.grade import InvalidNotebook, read_notebook
+
+    try:
+        meta = read_notebook(path).get("metadata", {}).get("dlmath", {})
+    except (InvalidNotebook, OSError, AttributeError):
+        return None, None
+    if not isinstance(meta, dict):
+        return None, None
+    sid, tag = meta.get("student_id"), meta.get("variant")
+    return (str(sid) if sid else None), (str(tag) if tag else None)
+
+
+def read_secret(path: Path) -> bytes:
+    secret = Path(path).read_bytes().strip()
+    if len(secret) < 16:
+        raise ValueError(f"{path}: a course secret needs at least 16 bytes")
+    return secret
+
