@@ -39,6 +39,7 @@ class Assignment:
     include: list[str] | None = None  # question ids; None = every non-optional one
     root: Path = PROJECT_ROOT
     student_id: str | None = None  # set for a per-student variant
+    hidden_seed: int | None = None  # a student's own seed for the hidden cases (public ones stay shared)
 
     @property
     def base_name(self) -> str:
@@ -56,7 +57,7 @@ class Assignment:
     @cached_property
     def cases(self) -> list[dict]:
         """All cases, each with the points it is worth."""
-        cases = cases_for(self.checks, self.seed, self.conventions)
+        cases = cases_for(self.checks, self.seed, self.conventions, self.hidden_seed)
         count = {q: sum(c["qid"] == q for c in cases) for q in self.question_ids}
         for case in cases:
             case["points"] = self.points[case["qid"]] / count[case["qid"]]
@@ -83,8 +84,9 @@ class Assignment:
         case = next((c for c in self.cases if c["qid"] == "q4n"), None)
         return example_numbers(case) if case else None
 
-    def with_seed(self, seed: int, *, student_id: str | None = None) -> Assignment:
-        return replace(self, seed=seed, student_id=student_id)
+    def for_student(self, hidden_seed: int, student_id: str) -> Assignment:
+        """The same assignment with the student's own hidden cases and numbers."""
+        return replace(self, hidden_seed=hidden_seed, student_id=student_id)
 
 
 def _read(folder: Path, name: str) -> dict:

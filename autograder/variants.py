@@ -122,9 +122,10 @@ def variant_tag(secret: bytes, assignment: str, student_id: str) -> str:
 
 
 def student_assignment(base: Assignment, secret: bytes, student_id: str) -> Assignment:
-    """The student's own variant: same checks and conventions, seed from the HMAC."""
+    """The student's own variant: same checks, conventions and public cases; hidden cases and
+    numbers from the HMAC."""
     tag = variant_tag(secret, base.name, student_id)
-    return base.with_seed(int(tag[:12], 16), student_id=student_id)
+    return base.for_student(int(tag[:12], 16), student_id)
 
 
 def _numeric_statement(assignment: Assignment) -> str | None:

@@ -15,9 +15,9 @@ CHECKS: dict[str, list[Check]] = {
 }
 
 
-def cases_for(checks: list[Check], seed: int, conv: Conventions = DEFAULT) -> list[dict]:
+def cases_for(checks: list[Check], seed: int, conv: Conventions = DEFAULT, hidden_seed: int | None = None) -> list[dict]:
     """Every case (public first, then hidden) of every check, in a stable order."""
-    return [case for check in checks if check.applies(conv) for case in check.cases(seed, conv)]
+    return [case for check in checks if check.applies(conv) for case in check.cases(seed, conv, hidden_seed)]
 
 
 def question_ids(checks: list[Check]) -> list[str]:

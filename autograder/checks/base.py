@@ -64,9 +64,11 @@ class Check:
             "expect": expect,
         }
 
-    def cases(self, seed: int, conv: Conventions = DEFAULT) -> list[dict]:
+    def cases(self, seed: int, conv: Conventions = DEFAULT, hidden_seed: int | None = None) -> list[dict]:
+        """Public cases from ``seed``; hidden ones from ``hidden_seed`` (a student's own), default ``seed``."""
+        hidden_seed = seed if hidden_seed is None else hidden_seed
         return [self.case(seed, i, hidden=False, conv=conv) for i in range(self.n_public)] + [
-            self.case(seed, i, hidden=True, conv=conv) for i in range(self.n_hidden)
+            self.case(hidden_seed, i, hidden=True, conv=conv) for i in range(self.n_hidden)
         ]
 
 

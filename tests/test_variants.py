@@ -1,0 +1,127 @@
+"""Variants: new seeds, knobs, and one variant per student from a course secret."""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+import subprocess
+import sys
+
+import nbformat
+import pytest
+
+from autograder import runtime
+from autograder.assignment import PROJECT_ROOT, load_assignment
+from autograder.batch import grade_paths
+from autograder.checks import CHECKS, cases_for
+from autograder.variants import SecretVariants, new_variant, self_check, student_assignment, student_notebooks
+from reference.conventions import Conventions
+
+SECRET = b"course-secret-for-tests-0123456789"
+
+
+@pytest.fixture
+def tmp_root(tmp_path):
+    """A project root holding a copy of hw0, where variants can be written freely."""
+    shutil.copytree(PROJECT_ROOT / "assignments" / "hw0", tmp_path / "assignments" / "hw0")
+    return tmp_path
+
+
+def test_two_seeds_give_different_numbers_and_both_self_check(tmp_root):
+    reports, cases = [], []
+    for seed in (2027, 2028):
+        new_variant(base="hw0", name=f"hw0-{seed}", seed=seed, root=tmp_root)
+        variant = load_assignment(f"hw0-{seed}", root=tmp_root)
+        cases.append([c["calls"] for c in variant.cases if c["hidden"]])
+        reports.append(self_check(variant, dist=tmp_root / "dist"))
+    assert cases[0] != cases[1]
+    for report in reports:
+        assert report.ok, report.summary()
+        assert report.no_longer_wrong == [] and len(report.caught) >= 40
+
+
+def test_denominator_layout_rejects_numerator_rows():
+    conv = Conventions(layout="denominator")
+    checks = [c for c in CHECKS["hw0"] if c.func in ("d_xTc", "d_sqnorm", "d_xTAx")]
+    answers = {"d_xTc": lambda x, c: c.T, "d_sqnorm": lambda x: 2 * x.T, "d_xTAx": lambda A, x: x.T @ (A + A.T)}
+    for case in cases_for(checks, 7, conv):
+        passed, message = runtime.run_case(answers[case["func"]], case)
+        assert not passed
+        assert "denominator layout" in message and "the transpose" in message
+    right = {"d_xTc": lambda x, c: c, "d_sqnorm": lambda x: 2 * x, "d_xTAx": lambda A, x: (A + A.T) @ x}
+    assert all(runtime.run_case(right[c["func"]], c)[0] for c in cases_for(checks, 7, conv))
+
+
+def test_per_student_variants_flag_copies_and_edited_metadata(tmp_path, built, hw0):
+    a, b = student_assignment(hw0, SECRET, "s1"), student_assignment(hw0, SECRET, "s2")
+    assert a.plan.fingerprint != b.plan.fingerprint
+    assert [c["calls"] for c in a.cases if c["hidden"]] != [c["calls"] for c in b.cases if c["hidden"]]
+    assert [c["calls"] for c in a.cases if not c["hidden"]] == [c["calls"] for c in hw0.cases if not c["hidden"]]
+    # solved notebooks made for s1 and s2 (the solution notebook as template: every answer filled in)
+    s1, s2 = student_notebooks(hw0, SECRET, ["s1", "s2"], template=built.solution_notebook, out=tmp_path / "made")
+    meta = nbformat.read(s1, as_version=4).metadata["dlmath"]
+    assert meta["student_id"] == "s1" and len(meta["variant"]) == 16
+    handed = tmp_path / "handed"
+    handed.mkdir()
+    shutil.copy(s1, handed / "s1_hw0.ipynb")
+    shutil.copy(s1, handed / "s2_hw0.ipynb")  # s2 hands in s1's notebook
+    forged = nbformat.read(s2, as_version=4)
+    forged.metadata["dlmath"]["variant"] = "0" * 16
+    nbformat.write(forged, handed / "s3_hw0.ipynb")
+    owners = {str(handed / "s1_hw0.ipynb"): "s1", str(handed / "s2_hw0.ipynb"): "s2"}
+    variants = SecretVariants(hw0, SECRET, owners)
+    paths = sorted(handed.iterdir())
+    plans = {str(p): variants.plan_for(p) for p in paths}
+    assert plans[str(handed / "s1_hw0.ipynb")][1] == []
+    assert any("made for 's1'" in f for f in plans[str(handed / "s2_hw0.ipynb")][1])
+    assert any("does not match" in f for f in plans[str(handed / "s3_hw0.ipynb")][1])
+    # graded against each owner's own variant: correct code earns full marks in every variant
+    results = {r.submission: r for r in _grade_with(paths, hw0, variants)}
+    assert results[str(handed / "s1_hw0.ipynb")].score == hw0.max_score
+    assert results[str(handed / "s1_hw0.ipynb")].flags == []
+    assert results[str(handed / "s2_hw0.ipynb")].flags
+    # without the secret nothing matches
+    assert SecretVariants(hw0, b"another-secret-of-enough-bytes").plan_for(handed / "s1_hw0.ipynb")[1]
+
+
+def _grade_with(paths, hw0, variants):
+    from autograder.batch import grade_batch
+
+    out = paths[0].parent.parent / "grades.csv"
+    return grade_batch(paths, hw0.plan, out=out, plan_for=variants.plan_for, progress=False)
+
+
+def test_variant_new_then_build_then_grade_end_to_end(tmp_path):
+    name = "hw0-e2e-2027"
+    folder, dist = PROJECT_ROOT / "assignments" / name, PROJECT_ROOT / "dist" / name
+    cli = [sys.executable, "-m", "autograder.cli"]
+    try:
+        made = subprocess.run([*cli, "variant", "new", "--seed", "2027", "--name", name], capture_output=True,
+                              text=True, timeout=900)
+        assert made.returncode == 0, made.stdout + made.stderr
+        assert "-> OK" in made.stdout
+        subprocess.run([*cli, "build", "--assignment", name], check=True, capture_output=True, timeout=900)
+        out = tmp_path / "grades.csv"
+        subprocess.run([*cli, "grade", "--assignment", name, "--out", str(out), "--quiet",
+                        str(dist / "autograder" / f"{name}.ipynb"), str(dist / "student" / f"{name}.ipynb")],
+                       check=True, capture_output=True, timeout=900)
+        rows = list(csv.DictReader(out.open()))
+        variant = load_assignment(name)
+        assert [float(r["score"]) for r in rows] == [variant.max_score, 0.0]
+        plan = json.loads(variant.plan.to_json())
+        assert plan["name"] == name
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.rmtree(dist, ignore_errors=True)
+        shutil.rmtree(PROJECT_ROOT / "dist" / f".{name}-master", ignore_errors=True)
+
+
+def test_grade_paths_on_a_variant_uses_its_own_cases(tmp_root, built, hw0):
+    new_variant(base="hw0", name="hw0-2030", seed=2030, root=tmp_root)
+    variant = load_assignment("hw0-2030", root=tmp_root)
+    assert variant.plan.fingerprint != hw0.plan.fingerprint
+    (r,) = grade_paths([built.solution_notebook], variant.plan)
+    assert r.score == variant.max_score
+    assert dataclasses.replace(variant, seed=hw0.seed).plan.fingerprint != hw0.plan.fingerprint  # name differs
