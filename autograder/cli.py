@@ -24,6 +24,7 @@ def _cmd_build(args: argparse.Namespace) -> int:
         out = build(load_assignment(name), dist=Path(args.dist) if args.dist else None)
         print(f"{name}: student notebook {out.student_notebook}")
         print(f"{name}: autograder zip   {out.autograder_zip}")
+        print(f"{name}: solutions page   {out.solutions_html} (for staff; release after the deadline)")
     return 0
 
 
