@@ -31,7 +31,7 @@ def relu(z: np.ndarray | float, conv: Conventions = DEFAULT) -> np.ndarray | flo
 def relu_slope(z: np.ndarray | float, alpha: float = 0.0, conv: Conventions = DEFAULT) -> np.ndarray | float:
     """The activation's derivative: 1 for z > 0, the leaky slope (``alpha``) for z < 0, and at
     exactly z = 0 that slope too, unless the convention sets relu'(0) = 1."""
-    slope = max(alpha, conv.leaky_slope)
+    slope = alpha or conv.leaky_slope  # an explicit alpha (q4e) wins over the convention
     at_zero = 1.0 if conv.relu_grad_at_zero == 1 else slope
     z = np.asarray(z)
     return np.where(z > 0, 1.0, np.where(z == 0, at_zero, slope))
@@ -94,7 +94,7 @@ def elbow_shift_active(w: float, b: float, x: float, lr: float) -> float:
 def _network_grads(W1, b, W2, x, y, alpha, conv):
     W1, b, W2 = (np.asarray(a, dtype=float) for a in (W1, b, W2))
     z = W1 * x + b  # (d, 1)
-    slope_neg = max(alpha, conv.leaky_slope)
+    slope_neg = alpha or conv.leaky_slope
     h = np.where(z > 0, z, slope_neg * z)
     delta = 2 * conv.loss_factor * ((W2 @ h).item() - y)  # dℓ/d(prediction)
     dz = delta * W2.T * relu_slope(z, alpha, conv)  # (d, 1): uses the OLD W2

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 
+import pytest
 import solution
 
 from autograder import runtime
 from autograder.checks import CHECKS, cases_for
+from reference.conventions import Conventions
 
 
 def test_reference_passes_every_check_on_500_seeds():
@@ -15,7 +18,22 @@ def test_reference_passes_every_check_on_500_seeds():
     failures = []
     for seed in range(500):
         for case in cases_for(CHECKS["hw0"], seed):
-            passed, message = runtime.run_case(ns[case["func"]], case)
+            passed, message = runtime.run_case(solution.target(ns, case), case)
+            if not passed:
+                failures.append((seed, message))
+    assert failures == []
+
+
+@pytest.mark.parametrize("knobs", list(itertools.product(["numerator", "denominator"], [0.5, 1.0], [0, 1],
+                                                         ["relu", "leaky"])), ids=str)
+def test_reference_passes_under_every_knob_combination(knobs):
+    layout, loss_factor, at_zero, activation = knobs
+    conv = Conventions(layout=layout, loss_factor=loss_factor, relu_grad_at_zero=at_zero, activation=activation)
+    ns = solution.namespace(conv)
+    failures = []
+    for seed in range(20):
+        for case in cases_for(CHECKS["hw0"], seed, conv):
+            passed, message = runtime.run_case(solution.target(ns, case, conv), case)
             if not passed:
                 failures.append((seed, message))
     assert failures == []

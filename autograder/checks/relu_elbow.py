@@ -240,7 +240,7 @@ def _draw_net_leaky(rng, i):
 def _net_variant(W1, b, W2, x, y, lr, alpha=0.0, *, conv=DEFAULT, new_W2=False, gate=True, dW2_from_z=False):
     """A network step with one slip switched on (the reference when all are off)."""
     z = W1 * x + b
-    h = np.where(z > 0, z, max(alpha, conv.leaky_slope) * z)
+    h = np.where(z > 0, z, (alpha or conv.leaky_slope) * z)
     delta = 2 * conv.loss_factor * ((W2 @ h).item() - y)
     dW2 = delta * (z.T if dW2_from_z else h.T)
     W2_used = W2 - lr * dW2 if new_W2 else W2
