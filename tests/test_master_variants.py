@@ -21,6 +21,7 @@ import yaml  # noqa: E402
 from autograder import runtime  # noqa: E402
 from autograder.assignment import load_assignment  # noqa: E402
 from autograder.build import build, execute_master, master_notebook, read_master, render_master_text  # noqa: E402
+from autograder.solutions import render_markdown  # noqa: E402
 from reference import relu_elbow  # noqa: E402
 from reference.conventions import Conventions  # noqa: E402
 
@@ -161,6 +162,18 @@ def test_rendered_master_is_well_formed(knobs):
         assert len(defined) == 1 or func == "elbow_after_example", func
     for source in code:  # every cell is valid Python (IPython magics aside)
         compile(source, "<cell>", "exec")
+
+
+# between them, these four take every branch of the template's conditions
+BRANCHES = [COMBOS[0], COMBOS[-1], dict(COMBOS[0], loss_factor=1.0, relu_grad_at_zero=1),
+            dict(COMBOS[-1], loss_factor=0.5, relu_grad_at_zero=0)]
+
+
+@pytest.mark.parametrize("knobs", BRANCHES, ids=_label)
+def test_written_solutions_typeset_on_the_solutions_page(knobs):
+    for cell in read_master(variant(knobs, q4n=True)).cells:
+        if cell.cell_type == "markdown":
+            render_markdown(cell.source)  # raises MathError on LaTeX the offline page cannot typeset
 
 
 def _execute(knobs: dict | None, tmp_path) -> None:
