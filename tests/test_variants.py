@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import itertools
 import json
 import shutil
 import subprocess
@@ -125,3 +126,31 @@ def test_grade_paths_on_a_variant_uses_its_own_cases(tmp_root, built, hw0):
     (r,) = grade_paths([built.solution_notebook], variant.plan)
     assert r.score == variant.max_score
     assert dataclasses.replace(variant, seed=hw0.seed).plan.fingerprint != hw0.plan.fingerprint  # name differs
+
+
+# Wrong answers of the catalogue that a variant's conventions make right, with the knobs they need.
+FLIPS = {
+    "q1a-transpose": {"layout": "denominator"},
+    "q1b-column": {"layout": "denominator"},
+    "q1c-denominator": {"layout": "denominator"},
+    "q1d-column": {"layout": "denominator"},
+    "q1f-transposed": {"layout": "denominator"},
+    "q4a-dphi-factor-2": {"loss_factor": 1.0},
+    "q4a-dw-relu-prime-zero-is-one": {"relu_grad_at_zero": 1, "loss_factor": 0.5, "activation": "relu"},
+    "q4b-step-relu-prime-one": {"relu_grad_at_zero": 1, "loss_factor": 0.5, "activation": "relu"},
+    "q4d-relu-prime-one": {"relu_grad_at_zero": 1, "loss_factor": 0.5, "activation": "relu"},
+    "q4e-slope-one-at-zero": {"relu_grad_at_zero": 1, "loss_factor": 0.5},
+}
+KNOBS = [dict(zip(("layout", "loss_factor", "relu_grad_at_zero", "activation"), combo))
+         for combo in itertools.product(["numerator", "denominator"], [0.5, 1.0], [0, 1], ["relu", "leaky"])]
+
+
+@pytest.mark.parametrize("knobs", KNOBS, ids=lambda k: "-".join(map(str, k.values())))
+def test_every_knob_combination_builds_and_self_checks(tmp_root, knobs):
+    name = "hw0-knobs"
+    new_variant(base="hw0", name=name, seed=2031, knobs={**knobs, "alpha": 0.1}, root=tmp_root)
+    report = self_check(load_assignment(name, root=tmp_root), dist=tmp_root / "dist")
+    assert report.ok, report.summary()
+    expected = {entry for entry, need in FLIPS.items() if all(knobs[k] == v for k, v in need.items())}
+    assert set(report.no_longer_wrong) == expected, report.summary()
+    assert len(report.caught) >= 40
