@@ -9,6 +9,7 @@ import json
 import shutil
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -154,3 +155,39 @@ def test_every_knob_combination_builds_and_self_checks(tmp_root, knobs):
     expected = {entry for entry, need in FLIPS.items() if all(knobs[k] == v for k, v in need.items())}
     assert set(report.no_longer_wrong) == expected, report.summary()
     assert len(report.caught) >= 40
+
+
+def test_per_student_numeric_question(tmp_root, hw0):
+    from autograder.build import build
+    from reference.relu_elbow import elbow_after_step
+
+    new_variant(base="hw0", name="hw0-num", seed=2040, include=hw0.question_ids + ["q4n"], root=tmp_root)
+    variant = load_assignment("hw0-num", root=tmp_root)
+    out = build(variant, dist=tmp_root / "dist")
+    made = student_notebooks(variant, SECRET, ["s1", "s2"], template=out.student_notebook, out=tmp_root / "made")
+    numbers = {sid: student_assignment(variant, SECRET, sid).numbers for sid in ("s1", "s2")}
+    assert numbers["s1"] != numbers["s2"]
+    for sid, path in zip(("s1", "s2"), made):
+        statement = next(c.source for c in nbformat.read(path, as_version=4).cells
+                         if c.cell_type == "markdown" and "elbow_after_example" in c.source)
+        assert all(f"{v}" in statement for v in numbers[sid].values()), (sid, numbers[sid])
+    # s1 solves their own notebook: the solution's functions, and the number for s1's data
+    solved = nbformat.read(made[0], as_version=4)
+    solution_cells = {c.source.split("(")[0]: c.source for c in nbformat.read(out.solution_notebook, as_version=4).cells
+                      if c.cell_type == "code" and c.source.startswith("def ")}
+    for cell in solved.cells:
+        head = cell.source.split("(")[0]
+        if cell.cell_type == "code" and head in solution_cells:
+            cell.source = solution_cells[head]
+        elif cell.cell_type == "code" and cell.source.lstrip().startswith("elbow_after_example"):
+            cell.source = f"elbow_after_example = {elbow_after_step(**numbers['s1'])!r}"
+    handed = tmp_root / "handed"
+    handed.mkdir()
+    for sid in ("s1", "s2"):  # s2 hands in s1's work
+        nbformat.write(solved, handed / f"{sid}_hw0-num.ipynb")
+    owners = {str(handed / f"{sid}_hw0-num.ipynb"): sid for sid in ("s1", "s2")}
+    results = {Path(r.submission).name: r for r in _grade_with(sorted(handed.iterdir()), variant,
+                                                                  SecretVariants(variant, SECRET, owners))}
+    own, copied = results["s1_hw0-num.ipynb"], results["s2_hw0-num.ipynb"]
+    assert own.score == variant.max_score and own.flags == []
+    assert copied.scores["q4n"] == 0 and copied.flags
