@@ -46,7 +46,7 @@ def test_hidden_cases_differ_from_public_ones(hw0):
 
 
 def test_cases_are_reproducible(hw0):
-    again = cases_for(CHECKS["hw0"], hw0.seed)
+    again = cases_for(hw0.checks, hw0.seed, hw0.conventions)
     # JSON text, because nan != nan
     assert json.dumps([c["calls"] for c in again]) == json.dumps([c["calls"] for c in hw0.cases])
     assert json.dumps([c["expect"] for c in again]) == json.dumps([c["expect"] for c in hw0.cases])
