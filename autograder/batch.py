@@ -70,11 +70,11 @@ def gradebook_header(plan: GradingPlan) -> list[str]:
 
 
 def gradebook_row(result: Result, plan: GradingPlan) -> list[str]:
-    return [result.submission, result.status, _fmt(result.score), _fmt(result.max_score),
-            *(_fmt(result.scores[q]) for q in plan.question_ids)]
+    return [result.submission, result.status, fmt_points(result.score), fmt_points(result.max_score),
+            *(fmt_points(result.scores[q]) for q in plan.question_ids)]
 
 
-def _fmt(x: float) -> str:
+def fmt_points(x: float) -> str:
     return f"{x:.6g}"
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from autograder.batch import fmt_points as _fmt
 from autograder.batch import write_atomically
 from autograder.grade import Result
 
@@ -12,10 +13,6 @@ def feedback_name(submission: str) -> str:
     """A file name unique to the submission's path: ``a/b/hw0.ipynb`` → ``a__b__hw0.md``."""
     parts = Path(submission).with_suffix("").parts
     return "__".join(p for p in parts if p not in ("/", "..", ".")) + ".md"
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.6g}"
 
 
 def feedback_markdown(result: Result) -> str:

@@ -12,7 +12,8 @@ import csv
 import re
 from pathlib import Path
 
-from autograder.batch import _csv_text, _fmt, write_atomically
+from autograder.batch import _csv_text, gradebook_row, write_atomically
+from autograder.batch import fmt_points as _fmt
 from autograder.grade import Result
 from autograder.plan import GradingPlan
 
@@ -60,12 +61,10 @@ def roster_rows(roster: list[dict[str, str]], results: list[Result], plan: Gradi
             continue
         chosen = by_path[_latest(mine)]
         used.update(mine)
-        rows.append([student["student_id"], chosen.submission, chosen.status, _fmt(chosen.score), _fmt(chosen.max_score),
-                     *(_fmt(chosen.scores[q]) for q in plan.question_ids), "; ".join(chosen.flags)])
+        rows.append([student["student_id"], *gradebook_row(chosen, plan), "; ".join(chosen.flags)])
     for r in results:
         if r.submission not in used:
-            rows.append(["", r.submission, r.status, _fmt(r.score), _fmt(r.max_score),
-                         *(_fmt(r.scores[q]) for q in plan.question_ids), "; ".join(r.flags)])
+            rows.append(["", *gradebook_row(r, plan), "; ".join(r.flags)])
     return rows
 
 

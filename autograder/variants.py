@@ -76,8 +76,10 @@ class SelfCheck:
         return "\n".join(lines)
 
 
-def _with_function(nb: nbformat.NotebookNode, code: str) -> nbformat.NotebookNode | None:
-    func = re.match(r"def (\w+)\(", code).group(1)
+def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None = None) -> nbformat.NotebookNode | None:
+    """A copy of ``nb`` whose one cell defining ``replaces`` (default: the function in ``code``) holds
+    ``code``; ``None`` when no single such cell exists."""
+    func = replaces or re.match(r"def (\w+)\(", code).group(1)
     nb = nbformat.from_dict(nb)
     cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"def {func}(")]
     if len(cells) != 1:
@@ -99,7 +101,7 @@ def self_check(assignment: Assignment, *, dist: Path | None = None, catalogue: P
         paths, wrong = [out.solution_notebook, out.student_notebook], []
         report = SelfCheck(assignment.name, 0.0, 0.0, plan.max_score)
         for entry in entries:
-            nb = _with_function(solution, entry["code"]) if entry["qid"] in plan.question_ids else None
+            nb = with_function(solution, entry["code"]) if entry["qid"] in plan.question_ids else None
             if nb is None:
                 report.not_applicable.append(entry["id"])
                 continue

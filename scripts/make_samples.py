@@ -6,12 +6,13 @@ The wrong ones come from the test catalogue ``tests/data/wrong_answers.yaml``.
 from __future__ import annotations
 
 import argparse
-import re
 import shutil
 from pathlib import Path
 
 import nbformat
 import yaml
+
+from autograder.variants import with_function
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLES = ["q1d-symmetric-formula", "q2b-sigma-transpose", "q3e-lambda-block", "q4d-updated-W2"]
@@ -30,12 +31,7 @@ def main() -> None:
     catalogue = {e["id"]: e for e in yaml.safe_load((ROOT / "tests/data/wrong_answers.yaml").read_text())}
     solution = nbformat.read(dist / "autograder" / "hw0.ipynb", as_version=4)
     for k, name in enumerate(SAMPLES):
-        nb = nbformat.from_dict(solution)
-        code = catalogue[name]["code"]
-        func = re.match(r"def (\w+)\(", code).group(1)
-        for cell in nb.cells:
-            if cell.cell_type == "code" and cell.source.startswith(f"def {func}("):
-                cell.source = code
+        nb = with_function(solution, catalogue[name]["code"])
         nbformat.write(nb, out / f"student{k + 1}_{name}.ipynb")
     (out / "eve_corrupt.ipynb").write_text('{"cells": [')
     print(f"wrote {len(SAMPLES) + 3} sample submissions to {out}")

@@ -13,6 +13,7 @@ import yaml
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
+from autograder import variants  # noqa: E402
 from autograder.assignment import load_assignment  # noqa: E402
 from autograder.build import build  # noqa: E402
 
@@ -26,12 +27,9 @@ def load_catalogue() -> list[dict]:
 
 def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None = None) -> nbformat.NotebookNode:
     """A copy of ``nb`` whose cell defining ``replaces`` (default: the function in ``code``) holds ``code``."""
-    func = replaces or re.match(r"def (\w+)\(", code).group(1)
-    nb = nbformat.from_dict(nb)
-    cells = [c for c in nb.cells if c.cell_type == "code" and c.source.lstrip().startswith(f"def {func}(")]
-    assert len(cells) == 1, f"expected one cell defining {func}"
-    cells[0].source = code
-    return nb
+    changed = variants.with_function(nb, code, replaces=replaces)
+    assert changed is not None, f"expected one cell defining {replaces or code.splitlines()[0]}"
+    return changed
 
 
 @pytest.fixture(scope="session")
