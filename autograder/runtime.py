@@ -16,10 +16,13 @@ data.  Everything that crosses a process boundary is JSON.
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import signal
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -28,7 +31,12 @@ import numpy as np
 MAX_ELEMENTS = 200_000  # larger outputs are refused rather than shipped
 MAX_ITEMS = 64  # items kept from a list, tuple or dict
 MAX_LINE_POINTS = 4_000  # points kept per plotted line
-MAX_DEPTH = 4
+MAX_DEPTH = 4  # containers nest at most this deep; deeper ones become "object" records
+MAX_NDIM = 8  # arrays with more dimensions are described, not shipped
+MAX_AXES = 8  # Axes kept from a figure
+MAX_TOTAL = 1_000_000  # cost units of one whole output (see _own_cost); beyond, an "object" record
+MAX_STR, MAX_LABEL, MAX_KEY, MAX_TYPE, MAX_ERROR, MAX_MESSAGE = 200, 80, 50, 80, 200, 300  # text caps
+DEFAULT_CALL_SECONDS = 10.0  # per call in run_case (grader.check), as in the batch grader
 
 
 # --------------------------------------------------------------------------
@@ -87,18 +95,96 @@ def decode_args(args: list) -> list:
 
 # --------------------------------------------------------------------------
 # Outputs: whatever the student returned -> plain data
+#
+# Everything returned is attacker-chosen, including its class: a list, tuple,
+# dict, str, number or ndarray subclass may lie in __len__, __iter__,
+# __getitem__, __float__, shape or view.  So contents are read through the
+# base type's own C methods (tuple.__getitem__(v, slice), float.__float__(v),
+# np.ndarray.view(v, np.ndarray), ...), and a value whose reading raises is
+# reported as an "object" record.  The records made here always pass
+# validate_output below, and one output is at most MAX_TOTAL cost units.
 # --------------------------------------------------------------------------
 
-def _encode_number(v: Any) -> dict:
-    f = float(v)
-    return {"t": "num", "v": f if math.isfinite(f) else repr(f)}
+class _TooLarge(Exception):
+    """The encoded output outgrew MAX_TOTAL."""
 
 
-def _encode_ndarray(a: np.ndarray) -> dict:
-    if a.size > MAX_ELEMENTS:
-        return {"t": "toolarge", "shape": list(a.shape)}
-    a = np.array(a, dtype=float)  # a plain copy: subclasses lose their methods here
-    return {"t": "array", "shape": list(a.shape), "data": [_json_float(x) for x in a.reshape(-1).tolist()]}
+class _Budget:
+    """Cost units left for one output; see ``_own_cost``."""
+
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL
+
+    def charge(self, record: dict) -> dict:
+        self.left -= _own_cost(record)
+        if self.left < 0:
+            raise _TooLarge
+        return record
+
+
+def _own_cost(rec: dict) -> int:
+    """Cost of one record against MAX_TOTAL, its child records excluded: one per record,
+    number, shape entry and text, twice per plotted point, plus one per 16 characters.
+
+    Shared by the encoder (which stops at MAX_TOTAL) and the validator (which rejects
+    beyond it), so whatever the encoder makes the validator accepts.  Only lengths
+    are read: the validator calls it before walking a record's numbers.
+    """
+    t = rec["t"]
+    texts = [v for v in rec.values() if type(v) is str]
+    cost = 1
+    if t == "array":
+        cost += len(rec["shape"]) + len(rec["data"])
+    elif t == "toolarge":
+        cost += len(rec["shape"])
+    elif t == "dict":
+        texts += list(rec["items"])
+    elif t == "figure":
+        texts += rec["legend"]
+        for ax in rec["axes"]:
+            cost += 2 * len(ax["points"]) + 2 * len(ax["texts"]) + sum(2 * len(ln["xy"]) for ln in ax["lines"])
+            texts += [ln["label"] for ln in ax["lines"]] + [tx["s"] for tx in ax["texts"]] + ax["legend"]
+    return cost + sum(1 + len(s) // 16 for s in texts)
+
+
+def _text(v: Any, cap: int) -> str:
+    """An exact ``str`` of at most ``cap`` characters (a str subclass may lie in ``__getitem__``)."""
+    s = v if isinstance(v, str) else str(v)
+    return str.__getitem__(str.__str__(s), slice(0, cap))
+
+
+def _safe_text(v: Any, cap: int) -> str:
+    try:
+        return _text(v, cap)
+    except Exception:  # a __str__ that raises
+        return "?"
+
+
+def _type_name(v: Any) -> str:
+    try:
+        return _text(type(v).__name__, MAX_TYPE)
+    except Exception:  # a metaclass with a lying __name__
+        return "?"
+
+
+def _object_record(v: Any, exc: BaseException | None = None) -> dict:
+    out = {"t": "object", "type": _type_name(v)}
+    if exc is not None:
+        out["error"] = _safe_text(f"{_type_name(exc)}: {_safe_text(exc, MAX_ERROR)}", MAX_ERROR)
+    return out
+
+
+def _float(v: Any) -> float:
+    """A number's own value, whatever its class's ``__float__`` says."""
+    if isinstance(v, float):  # float subclasses, np.float64 included
+        return float.__float__(v)
+    if isinstance(v, int):
+        return int.__float__(v)
+    return float(np.generic.item(v))  # other NumPy scalars: item() of the base class gives a Python number
+
+
+def _bool(v: Any) -> bool:
+    return v if type(v) is bool else bool(np.generic.item(v))
 
 
 def _json_float(x: float) -> float | str:
@@ -109,54 +195,143 @@ def _unjson_float(x: float | str) -> float:
     return float(x)
 
 
+def _bulk(shape: list[int]) -> int:
+    """Elements of a shape with its zero dimensions counted as one (NumPy bounds this too)."""
+    return math.prod(max(d, 1) for d in shape)
+
+
+def _encode_ndarray(a: np.ndarray) -> dict:
+    base = np.ndarray.view(a, np.ndarray)  # the base class's view: a subclass's shape, size or view cannot lie
+    shape = list(base.shape)
+    if len(shape) > MAX_NDIM:
+        return {"t": "object", "type": f"ndarray with {len(shape)} dimensions"}
+    if _bulk(shape) > MAX_ELEMENTS:
+        return {"t": "toolarge", "shape": shape}
+    data = np.array(base, dtype=float).reshape(-1)  # a plain float copy: the subclass's methods are gone
+    return {"t": "array", "shape": shape, "data": [_json_float(x) for x in data.tolist()]}
+
+
 def _is_figure(v: Any) -> bool:
     module = type(v).__module__ or ""
     return module.startswith("matplotlib") and hasattr(v, "get_axes")
 
 
+def _figure_of(v: Any) -> Any:
+    """``v`` when it is a Figure, its Figure when it is an Axes, else None."""
+    if _is_figure(v):
+        return v
+    fig = getattr(v, "figure", None)
+    return fig if _is_figure(fig) and hasattr(v, "plot") else None
+
+
 def encode_output(v: Any, depth: int = 0) -> dict:
-    """A JSON-safe description of a returned value (never raises)."""
+    """A JSON-safe description of a returned value (never raises; always passes ``validate_output``)."""
     try:
-        return _encode_output(v, depth)
+        return _encode(v, depth, _Budget())
+    except _TooLarge:
+        return {"t": "object", "type": _type_name(v), "error": "too large to send back"}
     except Exception as exc:  # a value whose conversion raises is reported, not fatal
-        return {"t": "object", "type": type(v).__name__, "error": f"{type(exc).__name__}: {exc}"[:200]}
+        return _object_record(v, exc)
 
 
-def _encode_output(v: Any, depth: int) -> dict:
+def _encode(v: Any, depth: int, budget: _Budget) -> dict:
+    return budget.charge(_encode_value(v, depth, budget))
+
+
+def _encode_item(v: Any, depth: int, budget: _Budget) -> dict:
+    """One item of a container: a failure makes this item an "object", the output too large stops all."""
+    try:
+        return _encode(v, depth, budget)
+    except _TooLarge:
+        raise
+    except Exception as exc:
+        return budget.charge(_object_record(v, exc))
+
+
+def _encode_value(v: Any, depth: int, budget: _Budget) -> dict:
     if v is None:
         return {"t": "none"}
     if isinstance(v, (bool, np.bool_)):
-        return {"t": "bool", "v": bool(v)}
+        return {"t": "bool", "v": _bool(v)}
     if isinstance(v, (int, float, np.integer, np.floating)):
-        return _encode_number(v)
+        return {"t": "num", "v": _json_float(_float(v))}
     if isinstance(v, str):
-        return {"t": "str", "v": v[:200]}
+        return {"t": "str", "v": _text(v, MAX_STR)}
     if isinstance(v, np.ndarray):
-        if v.dtype == bool and v.ndim == 0:
-            return {"t": "bool", "v": bool(v)}
-        return _encode_ndarray(v)
-    if _is_figure(v) or (_is_figure(getattr(v, "figure", None)) and hasattr(v, "plot")):
-        return _encode_figure(v if _is_figure(v) else v.figure)
+        base = np.ndarray.view(v, np.ndarray)
+        if base.dtype == bool and base.ndim == 0:
+            return {"t": "bool", "v": bool(base.item())}
+        return _encode_ndarray(base)
+    fig = _figure_of(v)
+    if fig is not None:
+        return _encode_figure(fig)
     if depth >= MAX_DEPTH:
-        return {"t": "object", "type": type(v).__name__}
+        return {"t": "object", "type": _type_name(v)}
     if isinstance(v, (list, tuple)):
-        out = {"t": "tuple" if isinstance(v, tuple) else "list", "len": len(v),
-               "items": [encode_output(x, depth + 1) for x in list(v)[:MAX_ITEMS]]}
-        try:
-            a = np.asarray(v, dtype=float)
-            out["array"] = _encode_ndarray(a)
-        except Exception:
-            pass
-        return out
+        return _encode_sequence(v, depth, budget)
     if isinstance(v, dict):
-        return {"t": "dict", "items": {str(k)[:50]: encode_output(x, depth + 1)
-                                       for k, x in list(v.items())[:MAX_ITEMS]}}
+        items = itertools.islice(dict.items(v), MAX_ITEMS)  # dict.items: the base method, not an override
+        return {"t": "dict", "items": {_text(k, MAX_KEY): _encode_item(x, depth + 1, budget) for k, x in items}}
     if hasattr(v, "__array__"):
         return _encode_ndarray(np.asarray(v))
-    return {"t": "object", "type": type(v).__name__[:80]}
+    return {"t": "object", "type": _type_name(v)}
 
 
-def _xy_points(xs: Any, ys: Any) -> list[list[float]]:
+def _encode_sequence(v: list | tuple, depth: int, budget: _Budget) -> dict:
+    base = tuple if isinstance(v, tuple) else list
+    snapshot = list(base.__getitem__(v, slice(0, None)))  # the real items, copied once: len and items agree
+    out = {"t": base.__name__, "len": len(snapshot),
+           "items": [_encode_item(x, depth + 1, budget) for x in snapshot[:MAX_ITEMS]]}
+    array = _sequence_array(snapshot)
+    if array is not None:
+        out["array"] = budget.charge(array)
+    return out
+
+
+def _sequence_array(snapshot: list) -> dict | None:
+    """The sequence read as one float array (a list of rows, a tuple of numbers), when it is one."""
+    try:
+        a = np.asarray(_plain(snapshot, MAX_NDIM, [MAX_ELEMENTS + 1]), dtype=float)
+        out = _encode_ndarray(a)
+    except Exception:
+        return None
+    ok = out["t"] in ("array", "toolarge") and out["shape"] and out["shape"][0] == len(snapshot)
+    return out if ok else None
+
+
+class _NotAnArray(Exception):
+    pass
+
+
+def _plain(v: Any, depth: int, left: list[int]) -> Any:
+    """Lists of numbers and arrays rebuilt from their real contents, so that NumPy sees no
+    lying subclass; at most ``left[0]`` numbers and ``depth`` levels, so that its work is bounded."""
+    left[0] -= 1
+    if left[0] < 0:
+        raise _NotAnArray
+    if isinstance(v, (list, tuple)):
+        if depth == 0:
+            raise _NotAnArray
+        base = tuple if isinstance(v, tuple) else list
+        return [_plain(x, depth - 1, left) for x in base.__getitem__(v, slice(0, None))]
+    if isinstance(v, (bool, np.bool_)):
+        return _bool(v)
+    if isinstance(v, (int, float, np.integer, np.floating)):
+        return _float(v)
+    if isinstance(v, np.ndarray) or hasattr(v, "__array__"):
+        a = np.ndarray.view(np.asarray(v), np.ndarray)
+        left[0] -= a.size
+        if left[0] < 0:
+            raise _NotAnArray
+        return a
+    raise _NotAnArray
+
+
+def _take(seq: Any, n: int) -> list:
+    return list(itertools.islice(seq, n))
+
+
+def _xy_points(xs: Any, ys: Any) -> list[list[float | str]]:
     xs = np.asarray(xs, dtype=float).reshape(-1)
     ys = np.asarray(ys, dtype=float).reshape(-1)
     n = min(len(xs), len(ys))
@@ -169,21 +344,23 @@ def _xy_points(xs: Any, ys: Any) -> list[list[float]]:
 def _encode_figure(fig: Any) -> dict:
     """Lines, markers, texts and legend entries of every Axes, in data coordinates."""
     axes = []
-    for ax in list(fig.get_axes())[:8]:
-        lines = [{"xy": _xy_points(ln.get_xdata(), ln.get_ydata()), "label": str(ln.get_label())[:80]}
-                 for ln in ax.get_lines()[:MAX_ITEMS]]
+    for ax in _take(fig.get_axes(), MAX_AXES):
+        lines = [{"xy": _xy_points(ln.get_xdata(), ln.get_ydata()), "label": _text(ln.get_label(), MAX_LABEL)}
+                 for ln in _take(ax.get_lines(), MAX_ITEMS)]
         points = []
-        for coll in ax.collections[:MAX_ITEMS]:
+        for coll in _take(ax.collections, MAX_ITEMS):
             offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
             points += _xy_points(offsets[:, 0], offsets[:, 1])[:MAX_ITEMS]
         texts = []
-        for t in ax.texts[:MAX_ITEMS]:
+        for t in _take(ax.texts, MAX_ITEMS):
             x, y = t.xy if hasattr(t, "xy") else t.get_position()
-            texts.append({"x": _json_float(float(x)), "y": _json_float(float(y)), "s": t.get_text()[:80]})
+            texts.append({"x": _json_float(float(x)), "y": _json_float(float(y)), "s": _text(t.get_text(), MAX_LABEL)})
         legend = ax.get_legend()
-        labels = [t.get_text()[:80] for t in legend.get_texts()] if legend is not None else []
+        labels = ([_text(t.get_text(), MAX_LABEL) for t in _take(legend.get_texts(), MAX_ITEMS)]
+                  if legend is not None else [])
         axes.append({"lines": lines, "points": points, "texts": texts, "legend": labels})
-    fig_legends = [t.get_text()[:80] for lg in getattr(fig, "legends", []) for t in lg.get_texts()]
+    fig_texts = (t for lg in _take(getattr(fig, "legends", []), MAX_ITEMS) for t in lg.get_texts())
+    fig_legends = [_text(t.get_text(), MAX_LABEL) for t in _take(fig_texts, MAX_ITEMS)]
     return {"t": "figure", "axes": axes, "legend": fig_legends}
 
 
@@ -195,10 +372,17 @@ class CallTimeout(BaseException):
     """Raised inside student code when a call runs past its time limit."""
 
 
+def _can_alarm() -> bool:
+    """SIGALRM limits need POSIX timers and the main thread (a kernel's worker thread has no signals)."""
+    return hasattr(signal, "setitimer") and threading.current_thread() is threading.main_thread()
+
+
 @contextmanager
-def time_limit(seconds: float | None):
-    """SIGALRM-based limit (main thread only); ``None`` means no limit."""
-    if not seconds:
+def time_limit(seconds: float | None) -> Iterator[None]:
+    """Raise ``CallTimeout`` after ``seconds`` (SIGALRM).  ``None`` or 0, a thread other than the
+    main one, or a platform without SIGALRM: no limit rather than an error.  An alarm already
+    running (a cell's limit around a call's) keeps its own deadline and is re-armed on exit."""
+    if not seconds or seconds <= 0 or not _can_alarm():
         yield
         return
 
@@ -206,44 +390,287 @@ def time_limit(seconds: float | None):
         raise CallTimeout()
 
     old = signal.signal(signal.SIGALRM, _raise)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    outer, interval = signal.setitimer(signal.ITIMER_REAL, seconds)
+    if 0 < outer < seconds:
+        signal.setitimer(signal.ITIMER_REAL, outer)  # the outer deadline comes first
+    start = time.monotonic()
     try:
         yield
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+        if outer > 0:
+            signal.setitimer(signal.ITIMER_REAL, max(outer - (time.monotonic() - start), 1e-3), interval)
+
+
+def timeout_output(seconds: float | None, *, skipped: bool = False) -> dict:
+    """The output of a call that ran past ``seconds``; ``skipped``: not made, because an
+    earlier call of the same function already had."""
+    out: dict = {"t": "timeout"}
+    if seconds:
+        out["seconds"] = float(seconds)
+    if skipped:
+        out["skipped"] = True
+    return out
 
 
 def call_student(func: Any, args: list, timeout: float | None = None) -> dict:
-    """Call ``func`` on freshly decoded ``args`` and encode what happens."""
+    """Call ``func`` on freshly decoded ``args`` and encode what happens.
+
+    One call, one limit.  A caller making several calls of one function (``call_all``
+    for one case; the untrusted runner across cases) should not call it again once it
+    has timed out: report ``timeout_output(timeout, skipped=True)`` for the rest, so
+    an endless loop costs the limit once, not once per call.
+    """
     if func is None:
         return {"t": "missing"}
     if not callable(func):
-        return {"t": "notcallable", "type": type(func).__name__}
+        return {"t": "notcallable", "type": _type_name(func)}
     try:
         with time_limit(timeout):
-            value = func(*decode_args(args))
+            return _call_and_encode(func, args)
+    except CallTimeout:
+        return timeout_output(timeout)
+
+
+def _call_and_encode(func: Any, args: list) -> dict:
+    # inside the time limit: encoding and printing the error run student code (__float__, __str__)
+    try:
+        value = func(*decode_args(args))
+    except Exception as exc:
+        return {"t": "error", "type": _type_name(exc), "message": _safe_text(exc, MAX_MESSAGE)}
+    return encode_output(value)
+
+
+def call_all(func: Any, calls: list[list], timeout: float | None = DEFAULT_CALL_SECONDS) -> list[dict]:
+    """``call_student`` on each argument list; after a timeout the remaining calls are not made."""
+    outputs: list[dict] = []
+    for args in calls:
+        if outputs and outputs[-1]["t"] == "timeout":
+            outputs.append(timeout_output(timeout, skipped=True))
+        else:
+            outputs.append(call_student(func, args, timeout))
+    return outputs
+
+
+def read_variable(value: Any, timeout: float | None = None) -> dict:
+    """A numeric answer stored in a variable (``None``: the variable is missing)."""
+    if value is None:
+        return {"t": "missing"}
+    try:
+        with time_limit(timeout):
             return encode_output(value)
     except CallTimeout:
-        return {"t": "timeout"}
-    except Exception as exc:
-        return {"t": "error", "type": type(exc).__name__, "message": str(exc)[:300]}
+        return timeout_output(timeout)
 
 
-def read_variable(value: Any) -> dict:
-    """A numeric answer stored in a variable (``None``: the variable is missing)."""
-    return {"t": "missing"} if value is None else encode_output(value)
+def run_case(func: Any, case: dict | str, timeout: float | None = DEFAULT_CALL_SECONDS) -> tuple[bool, str]:
+    """Run one check case in this process (the otter path): call, encode, judge.
 
-
-def run_case(func: Any, case: dict | str, timeout: float | None = None) -> tuple[bool, str]:
-    """Run one check case in this process (the otter path): call, encode, judge."""
+    Each call gets ``timeout`` seconds, so that ``grader.check`` on an endless loop
+    reports it instead of hanging the student's kernel.
+    """
     if isinstance(case, str):
         case = json.loads(case)
     if case.get("variable"):
-        outputs = [read_variable(func)]
+        outputs = [read_variable(func, timeout)]
     else:
-        outputs = [call_student(func, args, timeout) for args in case["calls"]]
+        outputs = call_all(func, case["calls"], timeout)
     return judge_case(case, outputs)
+
+
+# --------------------------------------------------------------------------
+# Validating outputs: anything that comes back from the sandbox is checked
+# against the encoder's exact schema before a judge reads it.
+# --------------------------------------------------------------------------
+
+class InvalidOutput(ValueError):
+    """An output record the encoder cannot have made (the message says why, briefly)."""
+
+
+_CALL_KINDS = {"missing", "notcallable", "timeout", "error"}  # only ever a whole output, never nested
+_FIELDS: dict[str, tuple[set[str], set[str]]] = {  # kind → (required fields, optional fields)
+    "none": ({"t"}, set()), "bool": ({"t", "v"}, set()), "num": ({"t", "v"}, set()),
+    "str": ({"t", "v"}, set()), "array": ({"t", "shape", "data"}, set()), "toolarge": ({"t", "shape"}, set()),
+    "list": ({"t", "len", "items"}, {"array"}), "tuple": ({"t", "len", "items"}, {"array"}),
+    "dict": ({"t", "items"}, set()), "figure": ({"t", "axes", "legend"}, set()),
+    "object": ({"t", "type"}, {"error"}), "missing": ({"t"}, set()), "notcallable": ({"t", "type"}, set()),
+    "timeout": ({"t"}, {"seconds", "skipped"}), "error": ({"t", "type", "message"}, set()),
+}
+_NON_FINITE = ("nan", "inf", "-inf")
+
+
+def validate_output(out: object) -> dict:
+    """``out`` itself when it is a record ``call_student`` can have made; else ``InvalidOutput``.
+
+    Exact fields per kind, exact types (a bool is not a number), finite floats or
+    'nan'/'inf'/'-inf', consistent lengths and shapes, the encoder's caps on sizes,
+    texts and nesting, and MAX_TOTAL cost units in all.
+    """
+    _Validator().record(out, 0)
+    return out  # type: ignore[return-value]
+
+
+def _fail(why: str) -> None:
+    raise InvalidOutput(why)
+
+
+def _is_number(x: object) -> bool:
+    return (type(x) is float and math.isfinite(x)) or (type(x) is str and x in _NON_FINITE)
+
+
+def _is_text(x: object, cap: int) -> bool:
+    return type(x) is str and len(x) <= cap
+
+
+def _list_of(x: object, cap: int, what: str) -> list:
+    if type(x) is not list or len(x) > cap:
+        _fail(f"malformed {what}")
+    return x  # type: ignore[return-value]
+
+
+def _check_shape(shape: object) -> list[int]:
+    shape = _list_of(shape, MAX_NDIM, "shape")
+    if not all(type(d) is int and 0 <= d < 2**63 for d in shape):
+        _fail("malformed shape")
+    return shape
+
+
+def _check_numbers(values: list, what: str) -> None:
+    if not all(_is_number(x) for x in values):
+        _fail(f"{what} holds something other than a number")
+
+
+class _Validator:
+    def __init__(self) -> None:
+        self.left = MAX_TOTAL
+
+    def charge(self, rec: dict) -> None:
+        self.left -= _own_cost(rec)
+        if self.left < 0:
+            _fail("far too large")
+
+    def record(self, rec: object, depth: int, kinds: tuple[str, ...] | None = None) -> None:
+        if type(rec) is not dict:
+            _fail("not a record")
+        t = rec.get("t")
+        if type(t) is not str or t not in _FIELDS or (kinds is not None and t not in kinds):
+            _fail("unknown kind of value")
+        if t in _CALL_KINDS and depth > 0:
+            _fail(f"a nested {t!r} record")
+        required, optional = _FIELDS[t]
+        if not required <= rec.keys() <= required | optional:
+            _fail(f"wrong fields in a {t!r} record")
+        getattr(self, "_" + t)(rec, depth)
+
+    def _leaf(self, rec: dict, depth: int) -> None:
+        self.charge(rec)
+
+    _none = _missing = _leaf
+
+    def _bool(self, rec: dict, depth: int) -> None:
+        if type(rec["v"]) is not bool:
+            _fail("a bool that is not True or False")
+        self.charge(rec)
+
+    def _num(self, rec: dict, depth: int) -> None:
+        if not _is_number(rec["v"]):
+            _fail("a number that is not a finite float, 'nan', 'inf' or '-inf'")
+        self.charge(rec)
+
+    def _str(self, rec: dict, depth: int) -> None:
+        if not _is_text(rec["v"], MAX_STR):
+            _fail("malformed string")
+        self.charge(rec)
+
+    def _array(self, rec: dict, depth: int) -> None:
+        shape, data = _check_shape(rec["shape"]), _list_of(rec["data"], MAX_ELEMENTS, "array data")
+        if _bulk(shape) > MAX_ELEMENTS or math.prod(shape) != len(data):
+            _fail("an array whose shape does not match its data")
+        self.charge(rec)
+        _check_numbers(data, "an array")
+
+    def _toolarge(self, rec: dict, depth: int) -> None:
+        if _bulk(_check_shape(rec["shape"])) <= MAX_ELEMENTS:
+            _fail("a 'toolarge' array that is not too large")
+        self.charge(rec)
+
+    def _list(self, rec: dict, depth: int) -> None:
+        n, items = rec["len"], rec["items"]
+        if depth >= MAX_DEPTH:
+            _fail("nested too deeply")
+        if type(n) is not int or not 0 <= n < 2**63:
+            _fail(f"a {rec['t']} with a malformed length")
+        if type(items) is not list or len(items) != min(n, MAX_ITEMS):
+            _fail(f"a {rec['t']} whose items do not match its length")
+        self.charge(rec)
+        for item in items:
+            self.record(item, depth + 1)
+        if "array" in rec:
+            self.record(rec["array"], depth + 1, ("array", "toolarge"))
+            shape = rec["array"]["shape"]
+            if not shape or shape[0] != n:
+                _fail(f"a {rec['t']} whose array does not match its length")
+
+    _tuple = _list
+
+    def _dict(self, rec: dict, depth: int) -> None:
+        items = rec["items"]
+        if depth >= MAX_DEPTH:
+            _fail("nested too deeply")
+        if type(items) is not dict or len(items) > MAX_ITEMS or not all(_is_text(k, MAX_KEY) for k in items):
+            _fail("malformed dict")
+        self.charge(rec)
+        for item in items.values():
+            self.record(item, depth + 1)
+
+    def _figure(self, rec: dict, depth: int) -> None:
+        # structure and texts first (cheap), then the cost, then the many numbers
+        pairs: list = []
+        for ax in _list_of(rec["axes"], MAX_AXES, "figure"):
+            if type(ax) is not dict or ax.keys() != {"lines", "points", "texts", "legend"}:
+                _fail("malformed figure axes")
+            for ln in _list_of(ax["lines"], MAX_ITEMS, "figure lines"):
+                if type(ln) is not dict or ln.keys() != {"xy", "label"} or not _is_text(ln["label"], MAX_LABEL):
+                    _fail("malformed figure line")
+                pairs.append(_list_of(ln["xy"], MAX_LINE_POINTS, "figure line"))
+            pairs.append(_list_of(ax["points"], MAX_ITEMS * MAX_ITEMS, "figure points"))
+            for tx in _list_of(ax["texts"], MAX_ITEMS, "figure texts"):
+                if (type(tx) is not dict or tx.keys() != {"x", "y", "s"} or not _is_text(tx["s"], MAX_LABEL)
+                        or not _is_number(tx["x"]) or not _is_number(tx["y"])):
+                    _fail("malformed figure text")
+            self._labels(ax["legend"])
+        self._labels(rec["legend"])
+        self.charge(rec)
+        for xy in pairs:
+            if not all(type(p) is list and len(p) == 2 and _is_number(p[0]) and _is_number(p[1]) for p in xy):
+                _fail("malformed figure points")
+
+    @staticmethod
+    def _labels(labels: object) -> None:
+        if not all(_is_text(s, MAX_LABEL) for s in _list_of(labels, MAX_ITEMS, "legend")):
+            _fail("malformed legend")
+
+    def _object(self, rec: dict, depth: int) -> None:
+        if not _is_text(rec["type"], MAX_TYPE) or not _is_text(rec.get("error", ""), MAX_ERROR):
+            _fail("malformed object record")
+        self.charge(rec)
+
+    def _notcallable(self, rec: dict, depth: int) -> None:
+        if not _is_text(rec["type"], MAX_TYPE):
+            _fail("malformed record")
+        self.charge(rec)
+
+    def _timeout(self, rec: dict, depth: int) -> None:
+        seconds = rec.get("seconds", 1.0)
+        if type(seconds) is not float or not 0 < seconds <= 1e6 or type(rec.get("skipped", True)) is not bool:
+            _fail("malformed timeout record")
+        self.charge(rec)
+
+    def _error(self, rec: dict, depth: int) -> None:
+        if not _is_text(rec["type"], MAX_TYPE) or not _is_text(rec["message"], MAX_MESSAGE):
+            _fail("malformed error record")
+        self.charge(rec)
 
 
 # --------------------------------------------------------------------------
@@ -251,7 +678,26 @@ def run_case(func: Any, case: dict | str, timeout: float | None = None) -> tuple
 # --------------------------------------------------------------------------
 
 def judge_case(case: dict, outputs: list[dict]) -> tuple[bool, str]:
-    """``(passed, feedback)`` for one case; the feedback never shows expected values."""
+    """``(passed, feedback)`` for one case; never raises, and the feedback never shows expected values.
+
+    Every output is validated first: outputs come from student code (or from a
+    process it ran in), and a judge must only ever read records the encoder can make.
+    """
+    label = case["label"]
+    try:
+        if type(outputs) is not list or len(outputs) != len(case["calls"]):
+            raise InvalidOutput("one result per call was expected")
+        for out in outputs:
+            validate_output(out)
+    except InvalidOutput as exc:
+        return False, f"{label}: the returned value could not be read ({exc})."
+    try:
+        return _judge_valid(case, outputs)
+    except Exception as exc:  # defence in depth: a judge fault fails this case, never the grader
+        return False, f"{label}: the returned value could not be judged ({type(exc).__name__})."
+
+
+def _judge_valid(case: dict, outputs: list[dict]) -> tuple[bool, str]:
     for out in outputs:
         problem = _call_problem(out, case["func"])
         if problem:
@@ -271,7 +717,10 @@ def _call_problem(out: dict, func: str) -> str | None:
     if t == "notcallable":
         return f"`{func}` is a {out['type']}, not a function."
     if t == "timeout":
-        return f"`{func}` ran past its time limit (an endless loop, or far too much work)."
+        limit = f" of {out['seconds']:g} s" if "seconds" in out else ""
+        if out.get("skipped"):
+            return f"`{func}` ran past its time limit{limit} on an earlier input, so it was not run on this one."
+        return f"`{func}` ran past its time limit{limit} (an endless loop, or far too much work)."
     if t == "error":
         return f"`{func}` raised {out['type']}: {out['message']}"
     if t == "toolarge":
@@ -395,7 +844,8 @@ def _judge_bool(out: dict, expect: dict) -> tuple[bool, str]:
 
 def _judge_tuple(out: dict, expect: dict) -> tuple[bool, str]:
     items, names = expect["items"], expect["names"]
-    if out["t"] not in ("tuple", "list") or out["len"] != len(items):
+    # the item count is checked as well as the length: zip would silently compare nothing
+    if out["t"] not in ("tuple", "list") or out["len"] != len(items) or len(out["items"]) != len(items):
         return False, f"expected a tuple ({', '.join(names)}), got {describe(out)}."
     for name, sub_out, sub_expect in zip(names, out["items"], items):
         ok, msg = judge_value(sub_out, sub_expect)
@@ -476,7 +926,7 @@ def _judge_choice(out: dict, expect: dict) -> tuple[bool, str]:
     if key not in out["items"]:
         return False, f"the dict has no key {key!r}."
     pair = out["items"][key]
-    if pair["t"] not in ("tuple", "list") or pair["len"] != 2:
+    if pair["t"] not in ("tuple", "list") or pair["len"] != 2 or len(pair["items"]) != 2:
         return False, f"case {key}: expected a pair (slope, elbow), got {describe(pair)}."
     words = [p.get("v") if p["t"] == "str" else None for p in pair["items"]]
     allowed = (expect["slopes"], expect["elbows"])
