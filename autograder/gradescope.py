@@ -20,10 +20,11 @@ from pathlib import Path
 from autograder.batch import find_submissions
 from autograder.grade import Result, grade_submission
 from autograder.plan import GradingPlan
+from autograder.submissions import printable
 
 HERE = Path(__file__).resolve().parent
-SHIPPED = ["__init__.py", "runtime.py", "untrusted.py", "workers.py", "grade.py", "plan.py", "batch.py", "gradescope.py",
-           "sandbox.py"]
+SHIPPED = ["__init__.py", "runtime.py", "untrusted.py", "workers.py", "jobs.py", "grade.py", "plan.py", "batch.py",
+           "submissions.py", "gradescope.py", "sandbox.py"]
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # dlmath-autograder: two-phase grading. Student code runs in a forked, resource-limited
@@ -73,18 +74,20 @@ def pick_submission(folder: Path, plan: GradingPlan) -> Path | None:
 def results_json(result: Result, plan: GradingPlan) -> dict:
     """Gradescope's format: public checks visible now, per-question detail after publication."""
     public = [v for v in result.feedback if not v["hidden"]]
-    public_lines = [f"{v['qid']}: {'passed' if v['passed'] else v['message']}" for v in public]
+    public_lines = [f"{v['qid']}: {'passed' if v['passed'] else printable(v['message'], keep='')}" for v in public]
     tests = [{"name": "Public checks", "visibility": "visible", "score": 0, "max_score": 0,
               "output": f"{sum(v['passed'] for v in public)} of {len(public)} public checks passed.\n"
                         + "\n".join(line for line in public_lines if not line.endswith("passed"))}]
     if result.status != "ok":
         tests.append({"name": "Grading status", "visibility": "visible", "score": 0, "max_score": 0,
-                      "output": f"status: {result.status}. {result.message}".strip()})
+                      "output": f"status: {result.status}. {printable(result.message, keep='')}".strip()})
     for qid in plan.question_ids:
-        failed = [v["message"] for v in result.feedback if v["qid"] == qid and not v["passed"]]
+        failed = [printable(v["message"], keep="") for v in result.feedback if v["qid"] == qid and not v["passed"]]
         tests.append({"name": qid, "score": result.scores[qid], "max_score": plan.points[qid],
                       "visibility": "after_published",
                       "output": "All checks passed." if not failed else "\n".join(dict.fromkeys(failed))})
+    for test in tests:
+        test["output_format"] = "text"  # student text inside is shown as text, never rendered as HTML or Markdown
     return {"score": result.score, "tests": tests, "stdout_visibility": "hidden"}
 
 

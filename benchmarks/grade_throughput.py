@@ -3,6 +3,9 @@
     .venv/bin/python benchmarks/grade_throughput.py --n 50            # otter run on all 50
     .venv/bin/python benchmarks/grade_throughput.py --n 200 --otter 10 # otter run on a sample
 
+Every job runs in a jail of its own (new PID, mount and IPC namespaces, fresh /tmp)
+forked from a warm worker, so the isolation costs a fork and a few mounts, not a
+Python start.  Targets: sandboxed ≤ 1.2× unsandboxed, ≥ 30× sequential `otter run`.
 Submissions are realistic: the solution, the blank notebook and the wrong answers of
 the test catalogue, cycled.  Prints seconds per submission, throughput, their
 ratio, peak memory, and the time 1000 submissions would take at the measured rate.
@@ -94,6 +97,8 @@ def main() -> None:
           f"sandbox cost: {ours / bare:.2f}x")
     print(f"otter run:        {theirs:8.1f} s total  {per_theirs:6.3f} s/submission  {k / theirs:6.2f} submissions/s")
     print(f"throughput ratio (autograder grade / otter run): {per_theirs / per_ours:.1f}x")
+    print(f"targets: sandbox cost <= 1.2x: {'met' if ours / bare <= 1.2 else 'MISSED'}; "
+          f"throughput >= 30x otter run: {'met' if per_theirs / per_ours >= 30 else 'MISSED'}")
     print(f"1000 submissions at this rate: {1000 * per_ours / 60:.1f} min (otter run: {1000 * per_theirs / 60:.1f} min)")
     print(f"floor, one `python -c 'import numpy'`: {floor:.3f} s "
           f"(÷{args.jobs} cores = {floor / args.jobs:.3f} s/submission)")

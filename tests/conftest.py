@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import sys
 from pathlib import Path
@@ -30,6 +31,29 @@ def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None 
     changed = variants.with_function(nb, code, replaces=replaces)
     assert changed is not None, f"expected one cell defining {replaces or code.splitlines()[0]}"
     return changed
+
+
+def claimed_uids() -> set[int]:
+    """The sandbox uids this test process holds (their lock files are open here)."""
+    uids = set()
+    for fd in os.listdir("/proc/self/fd"):
+        m = re.search(r"\.dlmath-uid-(\d+)\.lock$", os.path.realpath(f"/proc/self/fd/{fd}"))
+        if m:
+            uids.add(int(m.group(1)))
+    return uids
+
+
+def processes_of(uids: set[int]) -> list[str]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            status = Path(f"/proc/{pid}/status").read_text()
+        except OSError:
+            continue
+        real_uid = int(re.search(r"^Uid:\s+(\d+)", status, re.M).group(1))
+        if real_uid in uids and not re.search(r"^State:\s+Z", status, re.M):
+            found.append(f"{pid} uid {real_uid}")
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -20,13 +20,13 @@ from pathlib import Path
 import nbformat
 import pytest
 import yaml
-from conftest import load_catalogue, with_function
+from conftest import claimed_uids, load_catalogue, processes_of, with_function
 
 import autograder.checks.ridge
 import reference.calculus
 import reference.ridge
 from autograder.assignment import PROJECT_ROOT
-from autograder.batch import grade_paths
+from autograder.batch import grade_batch, grade_paths
 from autograder.grade import Limits
 from autograder.sandbox import make_sandbox
 
@@ -104,29 +104,43 @@ def leaks(text: str, hw0) -> list[str]:
     return [s for s in secrets(hw0) if s in text]
 
 
-def _sandbox_uids_alive() -> list[str]:
-    out = subprocess.run(["ps", "-eo", "uid=,pid=,comm="], capture_output=True, text=True).stdout
-    return [ln for ln in out.splitlines() if ln.split() and 61000 <= int(ln.split()[0]) < 62000]
+def tracked_hashes(built) -> dict[Path, str]:
+    """Every tracked file of the project and every file of the build."""
+    tracked = subprocess.run(["git", "ls-files", "-z"], cwd=PROJECT_ROOT, capture_output=True, check=True).stdout
+    files = [PROJECT_ROOT / p for p in tracked.decode().split("\0") if p]
+    files += [p for p in Path(built.student_notebook).parents[1].rglob("*") if p.is_file()]
+    return {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in files if p.is_file()}
 
 
 @pytest.fixture(scope="module")
 def corpus_run(tmp_path_factory, built, solution_nb, hw0):
-    """The whole corpus as one batch, with a correct and a blank submission among the attacks."""
+    """The whole corpus as one batch in one worker, an honest control right after each attack."""
     folder = tmp_path_factory.mktemp("attacks")
     listener = Listener()
-    hashes = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in (PROJECT_ROOT / "reference").glob("*.py")}
+    hashes = tracked_hashes(built)
+    names = ["solution", "blank", "base"]
     paths = [folder / "000_solution.ipynb", folder / "001_blank.ipynb", folder / "002_base.ipynb"]
     nbformat.write(solution_nb, paths[0])
     nbformat.write(nbformat.read(built.student_notebook, as_version=4), paths[1])
     nbformat.write(base_notebook(solution_nb), paths[2])
-    for k, attack in enumerate(ATTACKS):
-        path = folder / f"{k + 10:03d}_{attack['id']}.ipynb"
-        nbformat.write(attack_notebook(solution_nb, attack, listener.port), path)
-        paths.append(path)
-    results = grade_paths(paths, hw0.plan, jobs=2, limits=LIMITS, sandbox=make_sandbox("bwrap"))
+    for attack in ATTACKS:
+        for suffix, nb in ((attack["id"], attack_notebook(solution_nb, attack, listener.port)),
+                           (f"control-after-{attack['id']}", solution_nb)):
+            path = folder / f"{len(paths):03d}_{suffix}.ipynb"
+            nbformat.write(nb, path)
+            paths.append(path)
+            names.append(suffix)
+    between, uids = [], set()
+
+    def after_each(result):
+        uids.update(claimed_uids())
+        between.extend(processes_of(claimed_uids()))
+
+    results = grade_batch(paths, hw0.plan, out=folder / "grades.csv", jobs=1, limits=LIMITS,
+                          sandbox=make_sandbox("bwrap"), progress=False, on_result=after_each)
     listener.close()
-    return {"results": dict(zip(["solution", "blank", "base", *[a["id"] for a in ATTACKS]], results)),
-            "hashes_before": hashes, "connections": listener.connections}
+    return {"results": dict(zip(names, results)), "hashes_before": hashes, "connections": listener.connections,
+            "between": between, "uids": uids}
 
 
 def test_other_submissions_are_unaffected(corpus_run, hw0):
@@ -147,12 +161,20 @@ def test_attack_under_autograder_grade(corpus_run, hw0, attack):
     assert leaks(text, hw0) == []
 
 
+@pytest.mark.parametrize("attack", ATTACKS, ids=[a["id"] for a in ATTACKS])
+def test_control_after_each_attack_gets_full_marks(corpus_run, hw0, attack):
+    control = corpus_run["results"][f"control-after-{attack['id']}"]
+    assert (control.status, control.score) == ("ok", hw0.max_score), control.message
+
+
 def test_host_is_untouched(corpus_run):
-    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() for p in corpus_run["hashes_before"]}
+    after = {p: hashlib.sha256(p.read_bytes()).hexdigest() if p.exists() else None
+             for p in corpus_run["hashes_before"]}
     assert after == corpus_run["hashes_before"]
     assert [p for p in PWNED if p.exists()] == []
     assert corpus_run["connections"] == 0
-    assert _sandbox_uids_alive() == []
+    assert corpus_run["uids"] and corpus_run["between"] == []  # nothing of a job outlived it
+    assert processes_of(corpus_run["uids"]) == []
 
 
 def test_sandbox_has_no_network_and_cannot_read_the_reference(tmp_path, solution_nb, hw0):
