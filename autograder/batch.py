@@ -5,45 +5,43 @@ fsync'ed JSON line each) and to the gradebook CSV as one whole line.  Rerunning
 the same command reads the journal, rewrites the CSV from it atomically (so an
 interrupted run leaves no torn or duplicated row behind), and grades only the
 submissions that are new, changed, or were graded under another plan.
+
+Ctrl-C stops dispatching, kills the sandboxes of the submissions in flight (their
+results are dropped, not journaled, so the rerun grades them) and raises
+:class:`BatchInterrupted` with what was graded, after writing the gradebook.
 """
 
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import os
+import signal
 import sys
 import threading
 import time
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from autograder.grade import Limits, Result, grade_submission
 from autograder.plan import GradingPlan
 from autograder.sandbox import Sandbox, make_sandbox
+from autograder.submissions import digest, find_submissions, label, printable
 from autograder.workers import Worker
 
-
-def find_submissions(paths: list[Path]) -> list[Path]:
-    """Notebooks and zips named directly or found (recursively) in folders, sorted."""
-    found: list[Path] = []
-    for p in paths:
-        if p.is_dir():
-            found += sorted(q for q in p.rglob("*") if q.suffix in (".ipynb", ".zip")
-                            and ".ipynb_checkpoints" not in q.parts and q.is_file())
-        else:
-            found.append(p)
-    return list(dict.fromkeys(found))
+__all__ = ["BatchInterrupted", "find_submissions", "grade_batch", "grade_paths", "journal_path", "load_journal",
+           "write_gradebook"]
+STRAGGLER_SECONDS = 2.0  # after Ctrl-C, how long to keep closing workers while the cut-off threads wind down
 
 
-def _digest(path: Path) -> str:
-    try:
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-    except OSError:
-        return "unreadable"
+class BatchInterrupted(Exception):
+    """Ctrl-C: the results journaled so far (in path order), the keys still to grade, and the total."""
+
+    def __init__(self, results: list[Result], pending: list[str], total: int):
+        super().__init__(f"interrupted: {len(results)} of {total} graded")
+        self.results, self.pending, self.total = results, pending, total
 
 
 def journal_path(out: Path) -> Path:
@@ -87,7 +85,7 @@ def _csv_text(rows: list[list[str]]) -> str:
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text)
+    tmp.write_text(text, encoding="utf-8")
     os.replace(tmp, path)
 
 
@@ -104,7 +102,8 @@ class Progress:
         self.tty = sys.stderr.isatty()
         self._last_line = -1
 
-    def step(self, label: str) -> None:
+    def step(self, shown: str) -> None:
+        """One more submission done; ``shown`` is its label (escaped again here: this goes to a terminal)."""
         self.done += 1
         if not self.enabled or self.total == 0:
             return
@@ -112,7 +111,7 @@ class Progress:
         rate = self.done / elapsed if elapsed > 0 else 0.0
         width = 30
         bar = "#" * (width * self.done // self.total)
-        line = f"[{bar:<{width}}] {self.done}/{self.total}  {rate:5.1f}/s  {Path(label).name[:40]}"
+        line = f"[{bar:<{width}}] {self.done}/{self.total}  {rate:5.1f}/s  {printable(Path(shown).name[:40], keep='')}"
         if self.tty:
             sys.stderr.write("\r" + line.ljust(100) + ("\n" if self.done == self.total else ""))
         elif self.done * 10 // self.total != self._last_line or self.done == self.total:
@@ -120,70 +119,177 @@ class Progress:
             sys.stderr.write(line + "\n")
         sys.stderr.flush()
 
+    def finish(self) -> None:
+        """End the bar's line if the batch stopped before the bar was full (Ctrl-C)."""
+        if self.enabled and self.tty and 0 < self.done < self.total:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
 
 PlanFor = Callable[[Path], "tuple[GradingPlan, list[str]]"]
 
 
 def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | None = None,
                 limits: Limits | None = None, sandbox: Sandbox | None = None, fresh: bool = False,
-                progress: bool = True, on_result=None, plan_for: PlanFor | None = None) -> list[Result]:
+                progress: bool = True, on_result: Callable[[Result], object] | None = None,
+                plan_for: PlanFor | None = None, announce: Callable[[str], object] | None = None) -> list[Result]:
     """Grade every submission under ``paths`` into ``out``; resumable; returns results in path order.
 
     ``plan_for`` picks a plan per submission (per-student variants) and may flag it;
-    by default every submission is graded against ``plan``.
+    by default every submission is graded against ``plan``.  ``announce`` receives a
+    line for the person at the console (what a rerun resumes).  Raises
+    :class:`BatchInterrupted` after Ctrl-C, with the gradebook written.
     """
-    sandbox = sandbox or make_sandbox("auto")
-    submissions = find_submissions(paths)
-    plans = {str(p): plan_for(p) if plan_for else (plan, []) for p in submissions}
-    journal = journal_path(out)
-    if fresh and journal.exists():
-        journal.unlink()
-    done = {fp: load_journal(journal, fp) for fp in {pl.fingerprint for pl, _ in plans.values()}}
-    digests = {str(p): _digest(p) for p in submissions}
-    results: dict[str, Result] = {}
-    for key, (own_plan, _) in plans.items():
-        sha, result = done[own_plan.fingerprint].get(key, (None, None))
-        if result is not None and sha == digests[key]:
-            results[key] = result
-    write_gradebook([results[str(p)] for p in submissions if str(p) in results], plan, out)
-    todo = [p for p in submissions if str(p) not in results]
-    bar = Progress(len(todo), enabled=progress)
-    lock = threading.Lock()
-    local = threading.local()
-    workers: list[Worker] = []
+    stop = threading.Event()
+    with _sigint_sets(stop):
+        sandbox = sandbox or make_sandbox("auto")
+        submissions = find_submissions(paths)
+        plans = {str(p): plan_for(p) if plan_for else (plan, []) for p in submissions}
+        journal = journal_path(out)
+        if fresh and journal.exists():
+            journal.unlink()
+        results = _resumed(submissions, plans, journal)
+        _end_torn_line(journal)
+        write_gradebook([results[str(p)] for p in submissions if str(p) in results], plan, out)
+        todo = [p for p in submissions if str(p) not in results]
+        if results and announce:
+            announce(f"resuming: {len(results)} of {len(submissions)} already graded; grading {len(todo)}")
+        digests = {str(p): digest(p) for p in todo}
+        bar = Progress(len(todo), enabled=progress)
+        lock = threading.Lock()
+        local = threading.local()
+        workers: list[Worker] = []
 
-    def grade_one(path: Path) -> None:
-        if not hasattr(local, "worker"):
-            local.worker = Worker(sandbox=sandbox)
+        def grade_one(path: Path) -> None:
+            key = str(path)
+            if stop.is_set():
+                return
+            if not hasattr(local, "worker"):
+                local.worker = Worker(sandbox=sandbox)
+                with lock:
+                    workers.append(local.worker)
+            own_plan, flags = plans[key]
+            result = grade_submission(path, own_plan, worker=local.worker, limits=limits)
+            result.flags, result.key, result.submission = flags, key, label(path)
+            entry = json.dumps({"fingerprint": own_plan.fingerprint, "key": key, "sha256": digests[key],
+                                "result": result.to_dict()})
             with lock:
-                workers.append(local.worker)
-        own_plan, flags = plans[str(path)]
-        result = grade_submission(path, own_plan, worker=local.worker, limits=limits)
-        result.flags = flags
-        entry = json.dumps({"fingerprint": own_plan.fingerprint, "key": str(path), "sha256": digests[str(path)],
-                            "result": result.to_dict()})
-        with lock:
-            with open(journal, "a") as f:
-                f.write(entry + "\n")
-                f.flush()
-                os.fsync(f.fileno())
-            with open(out, "a", newline="") as f:
-                f.write(_csv_text([gradebook_row(result, plan)]))
-            results[str(path)] = result
-            if on_result:
-                on_result(result)
-            bar.step(str(path))
+                if stop.is_set():
+                    return  # cut off by Ctrl-C (its sandbox may have been killed mid-run): the rerun grades it
+                _append(journal, entry + "\n", sync=True)
+                _append(out, _csv_text([gradebook_row(result, plan)]))
+                results[key] = result
+                if on_result:
+                    on_result(result)
+                bar.step(result.submission)
 
+        try:
+            _dispatch(todo, grade_one, max(1, jobs or os.cpu_count() or 1), stop, workers)
+        finally:
+            bar.finish()
+        ordered = [results[str(p)] for p in submissions if str(p) in results]
+        write_gradebook(ordered, plan, out)
+        if stop.is_set() and len(ordered) < len(submissions):
+            raise BatchInterrupted(ordered, [str(p) for p in submissions if str(p) not in results], len(submissions))
+        return ordered
+
+
+def _resumed(submissions: list[Path], plans: dict[str, tuple[GradingPlan, list[str]]],
+             journal: Path) -> dict[str, Result]:
+    """The journaled results still valid: same plan, same file content."""
+    done = {fp: load_journal(journal, fp) for fp in {pl.fingerprint for pl, _ in plans.values()}}
+    results: dict[str, Result] = {}
+    for path in submissions:
+        key = str(path)
+        sha, result = done[plans[key][0].fingerprint].get(key, (None, None))
+        if result is not None and sha == digest(path):
+            result.key, result.submission = key, label(path)  # an older journal may hold the raw path
+            results[key] = result
+    return results
+
+
+def _end_torn_line(journal: Path) -> None:
+    """After a kill mid-write, end the torn last line, so that it does not swallow the next entry."""
     try:
-        with ThreadPoolExecutor(max_workers=max(1, jobs or os.cpu_count() or 1)) as pool:
-            for future in [pool.submit(grade_one, p) for p in todo]:
-                future.result()
+        with open(journal, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+    except OSError:  # no journal yet, or an empty one
+        return
+    if torn:
+        _append(journal, "\n", sync=True)
+
+
+def _append(path: Path, text: str, *, sync: bool = False) -> None:
+    with open(path, "a", encoding="utf-8", newline="") as f:
+        f.write(text)
+        if sync:
+            f.flush()
+            os.fsync(f.fileno())
+
+
+def _dispatch(todo: list[Path], grade_one: Callable[[Path], None], jobs: int, stop: threading.Event,
+              workers: list[Worker]) -> None:
+    """Grade ``todo`` on ``jobs`` threads until all are done or ``stop`` is set, then close every worker.
+
+    A thread takes its next submission only while ``stop`` is unset: that is what stops
+    dispatching on Ctrl-C.  The main thread waits with a timeout, so that it notices
+    ``stop``.  The threads are daemons: after Ctrl-C, one whose sandbox was killed
+    under it may sit in a read until its own deadline, and must not hold up the exit.
+    """
+    pending = iter(todo)
+    take = threading.Lock()
+    faults: list[BaseException] = []
+
+    def run() -> None:
+        while not stop.is_set() and not faults:
+            with take:
+                path = next(pending, None)
+            if path is None:
+                return
+            try:
+                grade_one(path)
+            except BaseException as exc:  # a fault of the grader itself (a full disk, say) ends the batch
+                faults.append(exc)
+
+    threads = [threading.Thread(target=run, name=f"grade-{k}", daemon=True) for k in range(min(jobs, len(todo)))]
+    for thread in threads:
+        thread.start()
+    try:
+        while not stop.is_set() and (alive := [t for t in threads if t.is_alive()]):
+            alive[0].join(timeout=0.2)
     finally:
-        for worker in workers:
+        _close_workers(workers, threads, stop)
+    if faults:
+        raise faults[0]
+
+
+def _close_workers(workers: list[Worker], threads: list[threading.Thread], stop: threading.Event) -> None:
+    """Close every worker (killing its sandbox).  After Ctrl-C, close them again while the cut-off
+    threads wind down, for a while: one of them may just have started a fresh worker."""
+    deadline = time.monotonic() + (STRAGGLER_SECONDS if stop.is_set() else float("inf"))
+    while True:
+        for worker in list(workers):
             worker.close()
-    ordered = [results[str(p)] for p in submissions]
-    write_gradebook(ordered, plan, out)
-    return ordered
+        alive = [t for t in threads if t.is_alive()]
+        if not alive or time.monotonic() > deadline:
+            return
+        alive[0].join(timeout=0.5)
+
+
+@contextmanager
+def _sigint_sets(stop: threading.Event) -> Iterator[None]:
+    """While grading, Ctrl-C sets ``stop`` instead of raising ``KeyboardInterrupt`` at some random line."""
+    # only the main thread may set handlers; and a process started with Ctrl-C ignored
+    # (a background job of a script) keeps ignoring it
+    if threading.current_thread() is not threading.main_thread() or signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+        yield
+        return
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous if previous is not None else signal.SIG_DFL)
 
 
 def grade_paths(paths: list[Path], plan: GradingPlan, *, jobs: int | None = None,

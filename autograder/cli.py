@@ -5,16 +5,19 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
+import traceback
 from pathlib import Path
 
 from autograder.assignment import PROJECT_ROOT, list_assignments, load_assignment
-from autograder.batch import find_submissions, grade_batch
+from autograder.batch import BatchInterrupted, find_submissions, grade_batch
 from autograder.build import build
 from autograder.feedback import write_feedback
-from autograder.grade import Limits
+from autograder.grade import Limits, Result
+from autograder.plan import GradingPlan
 from autograder.report import write_report
 from autograder.roster import owners, read_roster, write_roster_gradebook
 from autograder.sandbox import make_sandbox
+from autograder.submissions import printable
 from autograder.variants import SecretVariants, new_variant, read_secret, self_check, student_notebooks
 
 
@@ -75,26 +78,44 @@ def _cmd_grade(args: argparse.Namespace) -> int:
     limits = Limits(call_seconds=args.call_timeout, submission_seconds=args.timeout)
     feedback = Path(args.feedback_dir) if args.feedback_dir else None
     out = Path(args.out)
-    results = grade_batch([Path(p) for p in args.paths], plan, out=out, jobs=args.jobs, limits=limits,
-                          sandbox=make_sandbox(args.sandbox), fresh=args.fresh, progress=not args.quiet,
-                          plan_for=plan_for,
-                          on_result=(lambda r: write_feedback(r, feedback)) if feedback else None)
+    interrupted: BatchInterrupted | None = None
+    try:
+        results = grade_batch([Path(p) for p in args.paths], plan, out=out, jobs=args.jobs, limits=limits,
+                              sandbox=make_sandbox(args.sandbox), fresh=args.fresh, progress=not args.quiet,
+                              plan_for=plan_for, announce=_tell,
+                              on_result=(lambda r: write_feedback(r, feedback)) if feedback else None)
+    except BatchInterrupted as exc:  # Ctrl-C: write everything for what was graded, then say how to resume
+        interrupted, results = exc, exc.results
+    _write_outputs(args, results, plan, out, feedback, interrupted.pending if interrupted else None)
+    if not args.quiet:
+        for r in results:  # labels are escaped already; flags may quote a notebook's metadata
+            print(printable(f"{r.status:>16}  {r.score:6.2f} / {r.max_score:g}  {r.submission}"
+                            + "".join(f"\n{'':>18}FLAG: {printable(f, keep='')}" for f in r.flags)))
+    print(f"wrote {len(results)} rows to {out}")
+    if interrupted:
+        _tell(f"interrupted: {len(results)} of {interrupted.total} graded; rerun the same command to resume")
+        return 130
+    return 0
+
+
+def _tell(line: str) -> None:
+    """A message for the person at the console (stderr, away from the results on stdout)."""
+    print(printable(line), file=sys.stderr, flush=True)
+
+
+def _write_outputs(args: argparse.Namespace, results: list[Result], plan: GradingPlan, out: Path,
+                   feedback: Path | None, pending: list[str] | None) -> None:
+    """Feedback, roster gradebook and report for ``results`` (after an interrupt: what was graded)."""
     if feedback:  # also for results resumed from the journal
         for r in results:
             write_feedback(r, feedback)
     if args.roster:
         roster_out = out.with_name(out.stem + "-roster.csv")
-        write_roster_gradebook(Path(args.roster), results, plan, roster_out)
+        write_roster_gradebook(Path(args.roster), results, plan, roster_out, pending)
         print(f"wrote the roster gradebook to {roster_out}")
     if args.report:
         write_report(results, plan, Path(args.report))
         print(f"wrote the class report to {args.report}")
-    if not args.quiet:
-        for r in results:
-            print(f"{r.status:>16}  {r.score:6.2f} / {r.max_score:g}  {r.submission}"
-                  + "".join(f"\n{'':>18}FLAG: {f}" for f in r.flags))
-    print(f"wrote {len(results)} rows to {out}")
-    return 0
 
 
 def parser() -> argparse.ArgumentParser:
@@ -145,8 +166,18 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    for stream in (sys.stdout, sys.stderr):  # a name the terminal's encoding lacks must not abort the run
+        if hasattr(stream, "reconfigure"):
+            stream.reconfigure(errors="backslashreplace")
     args = parser().parse_args(argv)
-    return args.run(args)
+    try:
+        return args.run(args)
+    except KeyboardInterrupt:  # Ctrl-C outside grading (grading itself handles it): no traceback
+        _tell("interrupted")
+        return 130
+    except Exception:  # the traceback may quote a submission's name: escape it for the terminal
+        _tell(traceback.format_exc())
+        return 1
 
 
 if __name__ == "__main__":

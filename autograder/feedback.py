@@ -7,19 +7,31 @@ from pathlib import Path
 from autograder.batch import fmt_points as _fmt
 from autograder.batch import write_atomically
 from autograder.grade import Result
+from autograder.submissions import output_name, printable
 
 
-def feedback_name(submission: str) -> str:
-    """A file name unique to the submission's path: ``a/b/hw0.ipynb`` → ``a__b__hw0.md``."""
-    parts = Path(submission).with_suffix("").parts
-    return "__".join(p for p in parts if p not in ("/", "..", ".")) + ".md"
+def feedback_name(key: str) -> str:
+    """A safe file name unique to the submission's real path: ``a/b/hw0.ipynb`` → ``a__b__hw0-<hash>.md``.
+
+    Joining the path's parts alone mapped ``bob__hw0.ipynb`` and ``bob/hw0.ipynb`` to one file.
+    """
+    return output_name(key, ".md")
+
+
+def untrusted_text(text: str) -> str:
+    """Text the student's code chose (exception messages, type names): one line, no control
+    characters, no HTML or Markdown markup that a viewer would render."""
+    text = printable(text, keep="")
+    for ch, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("[", "&#91;")):  # tags and links
+        text = text.replace(ch, entity)
+    return text
 
 
 def feedback_markdown(result: Result) -> str:
-    lines = [f"# Feedback for {Path(result.submission).name}", "",
+    lines = [f"# Feedback for {untrusted_text(Path(result.submission).name)}", "",
              f"Status: **{result.status}**. Autograded score: **{_fmt(result.score)} / {_fmt(result.max_score)}**.", ""]
     if result.message:
-        lines += [f"Notes: {result.message}", ""]
+        lines += [f"Notes: {untrusted_text(result.message)}", ""]
     by_question: dict[str, list[dict]] = {}
     for v in result.feedback:
         by_question.setdefault(v["qid"], []).append(v)
@@ -36,11 +48,11 @@ def feedback_markdown(result: Result) -> str:
         for (qid, func, message), failed in groups.items():
             kinds = sorted({"hidden" if v["hidden"] else "public" for v in failed})
             count = f"{len(failed)} {' and '.join(kinds)} case{'s' if len(failed) > 1 else ''}"
-            lines.append(f"- **{qid}** `{func}` ({count}): {message}")
+            lines.append(f"- **{qid}** `{func}` ({count}): {untrusted_text(message)}")
     return "\n".join(lines) + "\n"
 
 
 def write_feedback(result: Result, folder: Path) -> Path:
-    path = folder / feedback_name(result.submission)
+    path = folder / feedback_name(result.key or result.submission)
     write_atomically(path, feedback_markdown(result))
     return path

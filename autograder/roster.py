@@ -3,19 +3,25 @@
 A roster is a CSV with a ``student_id`` column and, optionally, a ``submission``
 column (a file name or path suffix).  Without one, a submission belongs to a
 student when the id is a whole token of its file name (``s123_hw0.ipynb``) or
-the name of a folder on its path (``submissions/s123/hw0.ipynb``).
+the name of a folder on its path (``submissions/s123/hw0.ipynb``).  Names are
+chosen by students, so a student gets a submission only when the match is
+unambiguous both ways (see :class:`Matching`); otherwise the student's row says
+``ambiguous`` and names the candidates, and the TA settles it in the
+``submission`` column.
 """
 
 from __future__ import annotations
 
 import csv
 import re
+from dataclasses import dataclass
 from pathlib import Path
 
 from autograder.batch import _csv_text, gradebook_row, write_atomically
 from autograder.batch import fmt_points as _fmt
 from autograder.grade import Result
 from autograder.plan import GradingPlan
+from autograder.submissions import label
 
 
 def read_roster(path: Path) -> list[dict[str, str]]:
@@ -26,47 +32,96 @@ def read_roster(path: Path) -> list[dict[str, str]]:
     return [r for r in rows if r["student_id"]]
 
 
-def _belongs(student: dict[str, str], submission: str) -> bool:
-    if student.get("submission"):
-        return submission == student["submission"] or submission.endswith("/" + student["submission"])
-    p = Path(submission)
-    tokens = set(re.split(r"[^A-Za-z0-9@.+-]+", p.stem)) | set(p.parent.parts)
-    return student["student_id"] in tokens
+def _named(name: str, shown: tuple[str, ...]) -> bool:
+    """Whether a roster's ``submission`` entry names this file (by its real path or its label)."""
+    return any(s == name or s.endswith("/" + name) for s in shown)
+
+
+def _tokens(key: str) -> set[str]:
+    """The words of the file name and the folders on the path: where a student id may appear."""
+    p = Path(key)
+    return set(re.split(r"[^A-Za-z0-9@.+-]+", p.stem)) | set(p.parent.parts)
+
+
+@dataclass
+class Matching:
+    """Who handed in what.  A file name is chosen by its author, so a name that fits
+    someone never settles it alone: ``s999_hw0_s123.ipynb`` fits s123 as well as
+    ``s123_hw0.ipynb`` does.  A student owns a submission only when it is the one
+    submission that fits them and it fits no one else."""
+
+    owner: dict[str, str]  # submission key → student id
+    candidates: dict[str, list[str]]  # student id → the submission keys that fit them, when none could be assigned
+    contested: dict[str, list[str]]  # submission key → the students it fits, when it could not be assigned
+
+
+def match(roster: list[dict[str, str]], keys: list[str]) -> Matching:
+    """Apply the rule of :class:`Matching`; a file named in the ``submission`` column fits only who names it."""
+    shown = {k: (k, label(k)) for k in keys}
+    tokens = {k: _tokens(k) for k in keys}
+    entries = {st["submission"] for st in roster if st.get("submission")}
+    named = {k for k in keys if any(_named(e, shown[k]) for e in entries)}
+    fits: dict[str, list[str]] = {}
+    for st in roster:
+        sid, entry = st["student_id"], st.get("submission")
+        mine = [k for k in keys if _named(entry, shown[k])] if entry else \
+            [k for k in keys if k not in named and sid in tokens[k]]
+        fits[sid] = list(dict.fromkeys(fits.get(sid, []) + mine))
+    whose: dict[str, list[str]] = {}
+    for sid, mine in fits.items():
+        for k in mine:
+            whose.setdefault(k, []).append(sid)
+    owner = {mine[0]: sid for sid, mine in fits.items() if len(mine) == 1 and whose[mine[0]] == [sid]}
+    return Matching(owner, {sid: mine for sid, mine in fits.items() if mine and mine[0] not in owner},
+                    {k: ids for k, ids in whose.items() if k not in owner})
 
 
 def owners(roster: list[dict[str, str]], submissions: list[str]) -> dict[str, str]:
-    """Submission path → the id of the one roster student it belongs to (ambiguous ones are left out)."""
-    found = {}
-    for s in submissions:
-        ids = [st["student_id"] for st in roster if _belongs(st, s)]
-        if len(ids) == 1:
-            found[s] = ids[0]
-    return found
+    """Submission path → the id of the roster student it is assigned to (ambiguous ones are left out)."""
+    return match(roster, submissions).owner
 
 
-def _latest(paths: list[str]) -> str:
-    return max(paths, key=lambda s: (Path(s).stat().st_mtime if Path(s).exists() else 0.0, s))
+RESOLVE = "add a 'submission' column to the roster naming the file to grade for each student concerned"
 
 
-def roster_rows(roster: list[dict[str, str]], results: list[Result], plan: GradingPlan) -> list[list[str]]:
-    """One row per student (``missing`` when nothing matched), then unmatched submissions."""
-    by_path = {r.submission: r for r in results}
+def _placeholder(sid: str, shown: str, status: str, flag: str, plan: GradingPlan) -> list[str]:
+    return [sid, shown, status, "0", _fmt(plan.max_score), *["0"] * len(plan.question_ids), flag]
+
+
+def _student_row(sid: str, m: Matching, key: str | None, by_key: dict[str, Result], plan: GradingPlan) -> list[str]:
+    if key in by_key:
+        r = by_key[key]
+        return [sid, *gradebook_row(r, plan), "; ".join(r.flags)]
+    if key is not None:
+        return _placeholder(sid, label(key), "pending", "not graded yet: the run was interrupted", plan)
+    if sid in m.candidates:
+        shown = ", ".join(label(k) for k in m.candidates[sid])
+        return _placeholder(sid, "", "ambiguous", f"ambiguous, none assigned; candidates: {shown}; {RESOLVE}", plan)
+    return _placeholder(sid, "", "missing", "", plan)
+
+
+def roster_rows(roster: list[dict[str, str]], results: list[Result], plan: GradingPlan,
+                pending: list[str] | None = None) -> list[list[str]]:
+    """One row per student (``missing``, ``ambiguous``, ``pending`` when not graded), then unassigned submissions.
+
+    ``pending`` are the keys of submissions not graded yet (an interrupted run): they
+    take part in the matching, so that it is the same as in a complete run.
+    """
+    by_key = {r.key or r.submission: r for r in results}
+    m = match(roster, [*by_key, *(pending or [])])
+    mine = {sid: key for key, sid in m.owner.items()}
     header = ["student_id", "submission", "status", "score", "max_score", *plan.question_ids, "flags"]
-    rows, used = [header], set()
-    for student in roster:
-        mine = [s for s in by_path if _belongs(student, s)]
-        if not mine:
-            rows.append([student["student_id"], "", "missing", "0", _fmt(plan.max_score)]
-                        + ["0"] * len(plan.question_ids) + [""])
-            continue
-        chosen = by_path[_latest(mine)]
-        used.update(mine)
-        rows.append([student["student_id"], *gradebook_row(chosen, plan), "; ".join(chosen.flags)])
-    for r in results:
-        if r.submission not in used:
-            rows.append(["", *gradebook_row(r, plan), "; ".join(r.flags)])
+    rows = [header] + [_student_row(st["student_id"], m, mine.get(st["student_id"]), by_key, plan)
+                       for st in {st["student_id"]: st for st in roster}.values()]
+    for key, r in by_key.items():
+        if key not in m.owner:
+            fits = m.contested.get(key)
+            note = [f"not assigned: could be the submission of {', '.join(fits)}, but that is ambiguous; {RESOLVE}"] \
+                if fits else []
+            rows.append(["", *gradebook_row(r, plan), "; ".join([*r.flags, *note])])
     return rows
 
 
-def write_roster_gradebook(roster_csv: Path, results: list[Result], plan: GradingPlan, out: Path) -> None:
-    write_atomically(out, _csv_text(roster_rows(read_roster(roster_csv), results, plan)))
+def write_roster_gradebook(roster_csv: Path, results: list[Result], plan: GradingPlan, out: Path,
+                           pending: list[str] | None = None) -> None:
+    write_atomically(out, _csv_text(roster_rows(read_roster(roster_csv), results, plan, pending)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import os
 import shutil
@@ -48,10 +49,16 @@ def test_interrupted_batch_resumes_without_regrading(tmp_path, built, solution_n
     os.killpg(proc.pid, signal.SIGKILL)  # the harshest interrupt: no cleanup at all
     proc.wait()
     first = load_journal(journal, hw0.plan.fingerprint)
+    first_bytes = journal.read_bytes()
     assert 3 <= len(first) < total
     rows = _rows(out)
     assert all(len(r) == 4 + len(hw0.question_ids) for r in rows)  # no torn row
     subprocess.run(cmd, check=True, timeout=600)
+    after = journal.read_bytes()
+    assert after.startswith(first_bytes)  # journaled results are never rewritten
+    added = [json.loads(line)["key"] for line in after[len(first_bytes):].decode().splitlines()
+             if line.strip().endswith("}")]
+    assert sorted(added) == sorted(set(map(str, folder.iterdir())) - set(first))  # the missing ones, each once
     entries = [json.loads(line) for line in journal.read_text().splitlines() if line.strip().endswith("}")]
     keys = [e["key"] for e in entries]
     assert sorted(set(keys)) == sorted(keys), "a submission was graded twice"
@@ -76,6 +83,42 @@ def test_changed_submission_is_regraded(tmp_path, built, solution_nb, hw0):
     shutil.copy(built.solution_notebook, path)
     assert grade_batch([folder], hw0.plan, out=out, progress=False)[0].score == hw0.max_score
     assert len(_rows(out)) == 2
+
+
+def _two(tmp_path, built):
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    shutil.copy(built.solution_notebook, folder / "s1.ipynb")
+    shutil.copy(built.student_notebook, folder / "s2.ipynb")
+    return folder
+
+
+def test_fresh_regrades_everything(tmp_path, built, hw0):
+    folder, out, graded = _two(tmp_path, built), tmp_path / "g.csv", []
+    handler = signal.getsignal(signal.SIGINT)
+    grade_batch([folder], hw0.plan, out=out, progress=False, on_result=graded.append)
+    assert len(graded) == 2
+    assert signal.getsignal(signal.SIGINT) is handler  # grading's own Ctrl-C handler is gone again
+    grade_batch([folder], hw0.plan, out=out, progress=False, on_result=graded.append)
+    assert len(graded) == 2  # a plain rerun grades nothing
+    results = grade_batch([folder], hw0.plan, out=out, progress=False, fresh=True, on_result=graded.append)
+    assert len(graded) == 4 and [r.score for r in results] == [hw0.max_score, 0]
+    assert len(journal_path(out).read_text().splitlines()) == 2  # the old journal was dropped
+    assert len(_rows(out)) == 3
+
+
+def test_changed_points_regrade(tmp_path, built, hw0):
+    folder, out, graded = _two(tmp_path, built), tmp_path / "g.csv", []
+    grade_batch([folder], hw0.plan, out=out, progress=False, on_result=graded.append)
+    points = {**hw0.plan.points, "q1a": hw0.plan.points["q1a"] + 3}
+    cases = [{**c, "points": c["points"] * points[c["qid"]] / hw0.plan.points[c["qid"]]} for c in hw0.plan.cases]
+    heavier = dataclasses.replace(hw0.plan, points=points, cases=cases)
+    assert heavier.fingerprint != hw0.plan.fingerprint
+    results = grade_batch([folder], heavier, out=out, progress=False, on_result=graded.append)
+    assert len(graded) == 4  # both regraded under the new points
+    assert [r.max_score for r in results] == [hw0.max_score + 3] * 2
+    assert results[0].score == hw0.max_score + 3 and results[0].scores["q1a"] == points["q1a"]
+    assert _rows(out)[1][2:4] == [f"{hw0.max_score + 3:g}", f"{hw0.max_score + 3:g}"]
 
 
 def test_roster_feedback_and_report(tmp_path, built, solution_nb, hw0):
