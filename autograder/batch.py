@@ -85,7 +85,7 @@ def _csv_text(rows: list[list[str]]) -> str:
 def write_atomically(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
+    tmp.write_text(text, encoding="utf-8", errors="backslashreplace")  # a stray surrogate never aborts a write
     os.replace(tmp, path)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 from autograder.batch import fmt_points as _fmt
@@ -19,12 +20,11 @@ def feedback_name(key: str) -> str:
 
 
 def untrusted_text(text: str) -> str:
-    """Text the student's code chose (exception messages, type names): one line, no control
-    characters, no HTML or Markdown markup that a viewer would render."""
+    """Text that student code may have chosen (exception messages, type names), as one inline code
+    span: no control characters, and nothing a Markdown viewer would render (tags, links, emphasis)."""
     text = printable(text, keep="")
-    for ch, entity in (("&", "&amp;"), ("<", "&lt;"), (">", "&gt;"), ("[", "&#91;")):  # tags and links
-        text = text.replace(ch, entity)
-    return text
+    fence = "`" * (1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"{fence} {text} {fence}"
 
 
 def feedback_markdown(result: Result) -> str:

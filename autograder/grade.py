@@ -9,6 +9,7 @@ ever ran.  ``grade_submission`` never raises: every submission yields a result.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from autograder import runtime
 from autograder.jobs import run_untrusted
 from autograder.plan import GradingPlan
 from autograder.sandbox import Sandbox, make_sandbox
-from autograder.submissions import MAX_NOTEBOOK_BYTES, InvalidNotebook, read_notebook  # noqa: F401 (re-exported)
+from autograder.submissions import MAX_NOTEBOOK_BYTES, InvalidNotebook, printable, read_notebook  # noqa: F401
 from autograder.workers import Worker
 
 STATUSES = ("ok", "timeout", "invalid-notebook", "kernel-died", "error")
@@ -36,6 +37,8 @@ class Limits:
 
     def rlimits(self) -> dict[str, int]:
         return {"RLIMIT_AS": self.memory_bytes, "RLIMIT_FSIZE": self.file_bytes, "RLIMIT_CORE": 0,
+                "RLIMIT_NOFILE": 256,  # kernel memory behind descriptors (socket buffers) counts in no other limit
+                "RLIMIT_MEMLOCK": 0, "RLIMIT_MSGQUEUE": 0,
                 "RLIMIT_NPROC": self.processes, "RLIMIT_CPU": int(self.submission_seconds) + 5}
 
 
@@ -85,20 +88,31 @@ def alternative_messages(expect: dict) -> list[str]:
     return found
 
 
-def judge_all(plan: GradingPlan, outputs: dict[str, dict]) -> list[dict]:
-    """Trusted phase: one verdict per case, naming the misconception when one matched."""
+def judge_all(plan: GradingPlan, outputs: dict[str, str]) -> list[dict]:
+    """Trusted phase: one verdict per case, naming the misconception when one matched.
+
+    ``outputs`` holds each call's output as JSON text, parsed here one case at a time."""
     verdicts = []
     for case in plan.cases:
-        outs = [outputs.get(f"{case['id']}#{k}", NOT_RUN) for k in range(len(case["calls"]))]
+        outs = [json.loads(outputs[cid]) if cid in outputs else NOT_RUN
+                for cid in (f"{case['id']}#{k}" for k in range(len(case["calls"])))]
         try:
             passed, message = runtime.judge_case(case, outs)
         except Exception as exc:  # malformed output data must not crash the batch
             passed, message = False, f"{case['label']}: the returned value could not be judged ({type(exc).__name__})."
-        known = [m for m in alternative_messages(case["expect"]) if not passed and m in message]
+        known = [] if passed else [m for m in alternative_messages(case["expect"]) if judge_said(message, case, m)]
         verdicts.append({"id": case["id"], "qid": case["qid"], "func": case["func"], "hidden": case["hidden"],
-                         "points": case["points"], "passed": passed, "message": message,
+                         "points": case["points"], "passed": passed, "message": printable(message, keep=""),
                          "misconception": known[0] if known else None})
     return verdicts
+
+
+def judge_said(message: str, case: dict, misconception: str) -> bool:
+    """Whether the judge itself named ``misconception`` (not text of the student's that quotes it):
+    ``<label>: <misconception>``, or ``<label>: <tuple item>: <misconception>``."""
+    rest = message.removeprefix(f"{case['label']}: ")
+    item, _, tail = rest.partition(": ")
+    return rest == misconception or (tail == misconception and item.isidentifier())
 
 
 def score_by_question(plan: GradingPlan, verdicts: list[dict]) -> dict[str, float]:
@@ -116,7 +130,7 @@ def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = N
     limits = limits or Limits()
     zero = {q: 0.0 for q in plan.question_ids}
     try:
-        nb = read_notebook(path)
+        cells = code_cells(read_notebook(path))  # only the sources stay in memory while grading
     except InvalidNotebook as exc:
         return Result(str(path), "invalid-notebook", zero, plan.max_score, message=str(exc))
     except OSError as exc:
@@ -124,7 +138,7 @@ def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = N
     own_worker = worker is None
     try:
         worker = worker or Worker(sandbox=sandbox or make_sandbox("auto"))
-        status, summary, outputs, notes = run_untrusted(code_cells(nb), plan.calls(), limits, worker)
+        status, summary, outputs, notes = run_untrusted(cells, plan.calls(), limits, worker)
         verdicts = judge_all(plan, outputs)
     except Exception as exc:  # a grader fault still yields a row
         return Result(str(path), "error", zero, plan.max_score, message=f"{type(exc).__name__}: {exc}")

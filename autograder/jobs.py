@@ -16,12 +16,13 @@ import time
 from dataclasses import dataclass, field
 
 from autograder import runtime
+from autograder.submissions import printable
 from autograder.workers import Worker, WorkerDied
 
 GRACE_SECONDS = 2.0  # the student's own alarm fires first; this is the outside backstop
 START_SECONDS = 30.0  # from handing over the job to its first record
-MAX_RECORD_BYTES = 8 * 2**20
-MAX_STREAM_BYTES = 64 * 2**20
+MAX_RECORD_BYTES = 6 * 2**20  # one output of MAX_ELEMENTS floats fits
+MAX_STREAM_BYTES = 16 * 2**20  # a submission's records, all attempts together (an honest one sends < 1 MiB)
 MAX_ATTEMPTS = 30
 SETUP_FAILED = 71  # untrusted.SETUP_FAILED: the jail could not be built, no student code ran
 
@@ -32,10 +33,11 @@ class JobState:
 
     calls: list[dict]
     summary: dict = field(default_factory=dict)
-    outputs: dict[str, dict] = field(default_factory=dict)
+    outputs: dict[str, str] = field(default_factory=dict)  # call id → the output as JSON text
     skip_cells: set[int] = field(default_factory=set)
     hung_funcs: set[str] = field(default_factory=set)
     notes: list[str] = field(default_factory=list)
+    received: int = 0  # bytes of records, over every attempt
 
     def remaining_calls(self) -> list[dict]:
         return [c for c in self.calls if c["id"] not in self.outputs and c["func"] not in self.hung_funcs]
@@ -46,7 +48,8 @@ class JobState:
         for c in self.calls:
             if c["func"] == func:
                 skipped = c["id"] != call_id
-                self.outputs.setdefault(c["id"], runtime.timeout_output(seconds - GRACE_SECONDS, skipped=skipped))
+                out = runtime.timeout_output(seconds - GRACE_SECONDS, skipped=skipped)
+                self.outputs.setdefault(c["id"], json.dumps(out))
         self.notes.append(f"`{func}` ran past its {seconds - GRACE_SECONDS:g} s limit and was stopped from outside")
 
 
@@ -57,11 +60,11 @@ class StreamError(Exception):
 class RecordReader:
     """Splits relayed bytes into records and checks each against the job."""
 
-    def __init__(self, job: dict):
+    def __init__(self, job: dict, received: int = 0):
         self.order = {c["id"]: k for k, c in enumerate(job["calls"])}
         self.ncells = len(job["cells"])
         self.buffer = b""
-        self.total = 0
+        self.total = received
         self.last_cell = 0
         self.last_start = -1
         self.last_result = -1
@@ -101,8 +104,13 @@ class RecordReader:
             if k <= self.last_result or k < self.last_start:
                 raise StreamError("results out of order")
             self.last_result = k
-            return {"id": record["id"], "out": _output(record["out"])}
+            return {"id": record["id"], "out": stored_output(record["out"])}
         raise StreamError("the grader's record channel received an unexpected record (was it written to?)")
+
+    def next_call(self, k: int) -> tuple[str, object]:
+        """The unit after call ``k`` (-1: after the cells): the next call, or the end of the job."""
+        following = [cid for cid, j in self.order.items() if j == k + 1]
+        return ("call", following[0]) if following else ("end", None)
 
     def _cell(self, i: object, record: dict) -> dict:
         if type(i) is not int or not self.last_cell < i <= self.ncells:
@@ -124,16 +132,17 @@ def _summary(record: dict) -> dict:
         if (not isinstance(e, dict) or set(e) != {"cell", "error"} or type(e["cell"]) is not int
                 or not isinstance(e["error"], str) or len(e["error"]) > 300):
             raise StreamError("malformed cell summary")
+    errors = [{"cell": e["cell"], "error": printable(e["error"], keep="")} for e in errors]
     return {"cells": cells, "errors": errors, "timeouts": timeouts}
 
 
-def _output(out: object) -> object:
-    """The output as sent. An invalid one is kept as it is (it was size-capped on reading):
-    the judge validates every output first and fails it with the reason."""
+def stored_output(out: object) -> str:
+    """A valid output as compact JSON text (its size is bounded by the stream's, unlike the
+    parsed objects'), or a small marker that makes the judge say why it could not be read."""
     try:
-        return runtime.validate_output(out)
-    except runtime.InvalidOutput:
-        return out if isinstance(out, dict) else {"t": None, "v": out}
+        return json.dumps(runtime.validate_output(out), separators=(",", ":"))
+    except runtime.InvalidOutput as exc:
+        return json.dumps({"t": "invalid", "why": str(exc)[:200]})
 
 
 @dataclass
@@ -148,7 +157,7 @@ class Attempt:
 
 def run_attempt(worker: Worker, job: dict, state: JobState, limits, deadline: float) -> Attempt:
     """Run the job once, applying its records to ``state``; kills the worker unless it ended cleanly."""
-    reader = RecordReader(job)
+    reader = RecordReader(job, state.received)
     unit: tuple[str, object] = ("start", None)
     limit = START_SECONDS
     due = time.monotonic() + limit
@@ -165,8 +174,10 @@ def run_attempt(worker: Worker, job: dict, state: JobState, limits, deadline: fl
                     state.notes.append("processes left behind were killed")
                     worker.kill()
                 return Attempt("exit", code=int(event[1]))
-            for record in reader.feed(event[1]):
-                unit, limit = _apply(record, state, limits, unit, limit)
+            records = reader.feed(event[1])
+            state.received = reader.total
+            for record in records:
+                unit, limit = _apply(record, state, limits, reader)
                 due = time.monotonic() + limit
     except StreamError as exc:
         worker.kill()
@@ -177,22 +188,24 @@ def run_attempt(worker: Worker, job: dict, state: JobState, limits, deadline: fl
         return Attempt("died")
 
 
-def _apply(record: dict, state: JobState, limits, unit, limit) -> tuple[tuple[str, object], float]:
-    """Fold one record into the state; the unit now running and its time limit."""
+def _apply(record: dict, state: JobState, limits, reader: RecordReader) -> tuple[tuple[str, object], float]:
+    """Fold one record into the state; the unit now running and its time limit.  Between two
+    calls only the runtime runs, so a hang there (a student's thread, say) counts against the
+    next call: that function is skipped, the rest of the submission is still graded."""
     if "cell" in record:
         return ("cell", record["cell"]), limits.cell_seconds + GRACE_SECONDS
     if "cells" in record:
         state.summary = record
-        return ("between", None), limits.call_seconds + GRACE_SECONDS
+        return reader.next_call(-1), limits.call_seconds + GRACE_SECONDS
     if "call" in record:
         return ("call", record["call"]), limits.call_seconds + GRACE_SECONDS
     state.outputs.setdefault(record["id"], record["out"])
-    return ("between", None), limits.call_seconds + GRACE_SECONDS
+    return reader.next_call(reader.order[record["id"]]), limits.call_seconds + GRACE_SECONDS
 
 
-def run_untrusted(cells: list[str], calls: list[dict], limits, worker: Worker) -> tuple[str, dict, dict[str, dict],
+def run_untrusted(cells: list[str], calls: list[dict], limits, worker: Worker) -> tuple[str, dict, dict[str, str],
                                                                                           list[str]]:
-    """Run a submission's cells and calls; (status, cell summary, outputs by call id, notes)."""
+    """Run a submission's cells and calls; (status, cell summary, outputs by call id as JSON text, notes)."""
     state = JobState(calls)
     deadline = time.monotonic() + limits.submission_seconds
     status = "kernel-died"
@@ -224,7 +237,7 @@ def run_untrusted(cells: list[str], calls: list[dict], limits, worker: Worker) -
     complete = bool(state.summary) and all(c["id"] in state.outputs for c in calls)
     if status == "ok" and not complete:
         status = "kernel-died"  # the job ended (os._exit) before finishing its work
-    timed_out = state.summary.get("timeouts") or any(o.get("t") == "timeout" for o in state.outputs.values())
+    timed_out = state.summary.get("timeouts") or any(json.loads(o).get("t") == "timeout" for o in state.outputs.values())
     if status in ("ok", "kernel-died") and complete and timed_out:
         status = "timeout"
     return status, state.summary, state.outputs, state.notes

@@ -688,6 +688,8 @@ def judge_case(case: dict, outputs: list[dict]) -> tuple[bool, str]:
         if type(outputs) is not list or len(outputs) != len(case["calls"]):
             raise InvalidOutput("one result per call was expected")
         for out in outputs:
+            if isinstance(out, dict) and out.get("t") == "invalid" and set(out) == {"t", "why"}:
+                raise InvalidOutput(str(out["why"])[:200])  # the trusted side already found it unreadable
             validate_output(out)
     except InvalidOutput as exc:
         return False, f"{label}: the returned value could not be read ({exc})."

@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 MAX_NOTEBOOK_BYTES = 50 * 2**20
+MAX_JSON_VALUES = 2_000_000  # commas and brackets, counted on the raw bytes (strings included: an upper bound)
 MAX_ZIP_BYTES = 2 * MAX_NOTEBOOK_BYTES  # an export zip holds the notebook and a few small files
 MAX_ZIP_ENTRIES = 1000  # entries examined; an export zip has a handful
 MAX_CENTRAL_DIRECTORY_BYTES = 2**20  # zipfile parses the whole directory into memory before we see it
@@ -123,6 +124,11 @@ def read_notebook(path: Path) -> dict:
             what = "zip file" if path.suffix == ".zip" else "notebook"
             raise InvalidNotebook(f"the {what} is too large ({size} bytes; the limit is {size_limit(path) // 2**20} MiB)")
         raw = _zip_notebook(f) if path.suffix == ".zip" else read_capped(f, MAX_NOTEBOOK_BYTES)
+    # Parsed JSON can take 20× its bytes (``[],[],…``): bound the number of values before parsing.
+    # A real notebook's bulk is strings (sources, base64 images), which hold few of these bytes.
+    values = raw.count(b",") + raw.count(b"[") + raw.count(b"{")
+    if values > MAX_JSON_VALUES:
+        raise InvalidNotebook(f"the notebook has far too many JSON values ({values}; the limit is {MAX_JSON_VALUES})")
     try:
         nb = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:

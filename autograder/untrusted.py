@@ -42,7 +42,7 @@ import runtime  # noqa: E402  (the sibling copy of autograder/runtime.py)
 
 _MAGIC = re.compile(r"^\s*[%!]")
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
-MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 2, 4, 8, 16384, 1 << 18
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
 WORK = "/tmp/work"  # the job's working folder, inside its fresh /tmp
 SETUP_FAILED = 71  # exit code of a job whose jail could not be built (no student code ran)
 
@@ -159,9 +159,11 @@ def _fresh_filesystems(disk_bytes: int) -> None:
     """Private mounts: a new /tmp and /dev/shm of bounded size (gone with the job), a /proc
     that shows only this job's processes."""
     _mount(None, "/", None, MS_REC | MS_PRIVATE)
-    for target in ("/tmp", "/dev/shm"):
+    for target in ("/tmp", "/dev/shm"):  # inodes cost kernel memory that size= does not count
         if os.path.isdir(target):
-            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_bytes},mode=1777")
+            _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={disk_bytes},nr_inodes=4096,mode=1777")
+    if os.path.isdir("/dev/pts"):  # no terminals: their number is shared by the whole machine
+        _mount("tmpfs", "/dev/pts", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_RDONLY, "size=4k,nr_inodes=2")
     _mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
 
 
@@ -194,12 +196,13 @@ def _drop_privileges(uid: int | None) -> None:
 # allowed): no fork, no exec, so its memory is one address space under RLIMIT_AS.  No
 # memory outside the size limits (memfd, SysV shared memory and queues), no state that
 # outlives the job (the kernel keyring is per uid), no new namespaces, and less kernel to
-# attack (io_uring, bpf, userfaultfd, perf, ptrace).  clone3 passes its flags in memory,
-# where a filter cannot look: it fails with ENOSYS and the C library falls back to clone.
+# attack (io_uring, bpf, userfaultfd, perf, ptrace), and no machine-wide quota to use up
+# (AIO).  clone3 passes its flags in memory, where a filter cannot look: it fails with
+# ENOSYS and the C library falls back to clone.
 _REFUSED = ("fork", "vfork", "execve", "execveat", "unshare", "setns", "memfd_create", "shmget", "shmat", "shmctl",
             "shmdt", "msgget", "msgsnd", "msgrcv", "msgctl", "semget", "semop", "semctl", "semtimedop", "mq_open",
             "add_key", "request_key", "keyctl", "io_uring_setup", "io_uring_enter", "io_uring_register", "bpf",
-            "userfaultfd", "perf_event_open", "ptrace")
+            "userfaultfd", "perf_event_open", "ptrace", "io_setup", "io_submit")
 _SYSCALLS = {
     "x86_64": (0xC000003E, {
         "clone": 56, "clone3": 435, "fork": 57, "vfork": 58, "execve": 59, "execveat": 322, "unshare": 272,
@@ -207,14 +210,14 @@ _SYSCALLS = {
         "msgsnd": 69, "msgrcv": 70, "msgctl": 71, "semget": 64, "semop": 65, "semctl": 66, "semtimedop": 220,
         "mq_open": 240, "add_key": 248, "request_key": 249, "keyctl": 250, "io_uring_setup": 425,
         "io_uring_enter": 426, "io_uring_register": 427, "bpf": 321, "userfaultfd": 323, "perf_event_open": 298,
-        "ptrace": 101}),
+        "ptrace": 101, "io_setup": 206, "io_submit": 209}),
     "aarch64": (0xC00000B7, {
         "clone": 220, "clone3": 435, "execve": 221, "execveat": 281, "unshare": 97, "setns": 268,
         "memfd_create": 279, "shmget": 194, "shmctl": 195, "shmat": 196, "shmdt": 197, "msgget": 186,
         "msgctl": 187, "msgrcv": 188, "msgsnd": 189, "semget": 190, "semctl": 191, "semtimedop": 192,
         "semop": 193, "mq_open": 180, "add_key": 217, "request_key": 218, "keyctl": 219, "io_uring_setup": 425,
         "io_uring_enter": 426, "io_uring_register": 427, "bpf": 280, "userfaultfd": 282, "perf_event_open": 241,
-        "ptrace": 117}),
+        "ptrace": 117, "io_setup": 0, "io_submit": 2}),
 }
 CLONE_THREAD = 0x00010000
 
@@ -262,14 +265,17 @@ def _apply_limits(limits: dict) -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a too-large write fails instead of killing
 
 
-def _only_fds(keep: int) -> None:
+def _only_fds(*keep: int) -> None:
     """stdin/stdout/stderr to /dev/null (the zygote's pipes must not reach student code);
-    every other descriptor closed but the record pipe."""
+    every other descriptor closed but ``keep``."""
     null = os.open(os.devnull, os.O_RDWR)
     for target in (0, 1, 2):
         os.dup2(null, target)
-    os.closerange(3, keep)
-    os.closerange(keep + 1, 65536)
+    low = 3
+    for fd in sorted(keep):
+        os.closerange(low, fd)
+        low = fd + 1
+    os.closerange(low, 65536)
 
 
 def read_job(size: int) -> dict:
@@ -284,11 +290,14 @@ def read_job(size: int) -> dict:
     return json.loads(data)
 
 
-def job_process(fd: int, size: int, *, isolate: bool, uid: int | None) -> int:
-    """Read the job, build the jail, then run the submission; the exit code of the job process."""
+def job_process(fd: int, ready: int, size: int, *, isolate: bool, uid: int | None) -> int:
+    """Read the job, build the jail, then run the submission; the exit code of the job process.
+
+    ``ready`` is written and closed once the jail stands, before any student code: the leader
+    tells a failed setup from a student's ``os._exit(SETUP_FAILED)`` by it."""
     try:
         job = read_job(size)
-        _only_fds(fd)
+        _only_fds(fd, ready)
         if isolate:
             _fresh_filesystems(job["disk_bytes"])
             _drop_privileges(uid)
@@ -301,6 +310,8 @@ def job_process(fd: int, size: int, *, isolate: bool, uid: int | None) -> int:
         _apply_limits(job["limits"])
         if isolate:
             _install_seccomp()  # last: after it, no fork, exec or mount
+        os.write(ready, b"1")
+        os.close(ready)
     except BaseException:  # noqa: BLE001  fail closed: no student code without its jail
         return SETUP_FAILED
     try:
@@ -326,14 +337,21 @@ def job_leader(size: int, *, isolate: bool, uid: int | None) -> int:
     else:
         os.setsid()
     read_end, write_end = os.pipe()
+    ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(read_end)
-        os._exit(job_process(write_end, size, isolate=isolate, uid=uid))  # skip teardown: student objects
+        os.close(ready_read)
+        os._exit(job_process(write_end, ready_write, size, isolate=isolate, uid=uid))  # skip teardown
     os.close(write_end)
+    os.close(ready_write)
     relay(read_end)
     _, status = os.waitpid(pid, 0)
-    return _exit_code(status)
+    jailed = os.read(ready_read, 1) == b"1"
+    code = _exit_code(status)
+    if not jailed:
+        return SETUP_FAILED
+    return 1 if code == SETUP_FAILED else code  # the student's own exit code cannot claim a setup failure
 
 
 # --------------------------------------------------------------------------

@@ -181,12 +181,15 @@ ESCAPES = textwrap.dedent("""
             "keyring": lambda: libc.syscall(248, b"user", b"k", b"v", 1, -4) >= 0 or (_ for _ in ()).throw(OSError()),
             "userns": lambda: libc.unshare(0x10000000) == 0 or (_ for _ in ()).throw(OSError()),
             "mountns": lambda: libc.unshare(0x00020000) == 0 or (_ for _ in ()).throw(OSError()),
+            "aio": lambda: libc.syscall(206, 128, ctypes.byref(ctypes.c_ulong(0))) == 0 or (_ for _ in ()).throw(OSError()),
+            "pty": lambda: os.openpty(),
+            "nofile": lambda: __import__("resource").setrlimit(7, (4096, 4096)),
         }
         for name, attempt in tries.items():
             try:
                 attempt()
                 facts.append(name)
-            except OSError:
+            except (OSError, ValueError):
                 pass
         t = threading.Thread(target=lambda: facts.append("thread"))
         t.start()
@@ -204,7 +207,8 @@ def test_a_job_is_one_unprivileged_process_without_escape_hatches(tmp_path, buil
     nbformat.write(_with_cell(blank, ESCAPES), tmp_path / "escapes.ipynb")
     (r,) = grade_paths([tmp_path / "escapes.ipynb"], hw0.plan, jobs=1, sandbox=make_sandbox("bwrap"), limits=LIMITS)
     facts = next(v["message"] for v in r.feedback if "FACTS" in v["message"]).split("FACTS ", 1)[1].split()
-    assert [f for f in facts if f in ("memfd", "fork", "exec", "shm", "keyring", "userns", "mountns")] == []
+    refused = ("memfd", "fork", "exec", "shm", "keyring", "userns", "mountns", "aio", "pty", "nofile")
+    assert [f for f in facts if f in refused] == []
     assert "thread" in facts and "CapEff:0000000000000000" in facts and "NoNewPrivs:1" in facts.pop().rstrip(".")
 
 
@@ -411,4 +415,99 @@ def test_student_text_in_feedback_and_gradescope_output_is_inert(tmp_path, built
         assert [ln for ln in text.splitlines() if ln.startswith("Status:")] == (
             [ln for ln in text.splitlines()[:3] if ln.startswith("Status:")])  # only the real status line
     markdown = feedback_markdown(r)
-    assert "<script" not in markdown and "<img" not in markdown and "[click]" not in markdown
+    for needle in ("<script", "<img", "[click]"):  # shown, as code, never rendered
+        lines = [ln for ln in markdown.splitlines() if needle in ln]
+        assert lines and all(re.search(r"(`+) [^`]*" + re.escape(needle) + r".* \1", ln) for ln in lines), lines
+
+
+FLOOD = textwrap.dedent("""\
+    import json, os, signal, sys
+    def _flood_then_hang():
+        signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGALRM])
+        frame = sys._getframe()
+        while frame is not None and "call" not in frame.f_locals:
+            frame = frame.f_back
+        record = {"id": frame.f_locals["call"]["id"], "out": [[]] * 1_900_000}  # ~5.7 MB, ~20x that parsed
+        data = (json.dumps(record, separators=(",", ":")) + "\\n").encode()
+        for f in os.listdir("/proc/self/fd"):
+            try:
+                if os.readlink(f"/proc/self/fd/{f}").startswith("pipe"):
+                    os.write(int(f), data)
+            except OSError:
+                pass  # the descriptor listdir itself used
+        while True:
+            pass
+    def d_xTc(x, c):
+        _flood_then_hang()
+    def d_sqnorm(x):
+        _flood_then_hang()
+    def d_Ax(A, x):
+        _flood_then_hang()
+    def d_xTAx(A, x):
+        _flood_then_hang()
+""")
+
+
+def test_the_trusted_side_stays_small_whatever_comes_back(tmp_path, built, solution_nb, hw0):
+    """Records that parse to 20x their size, over several attempts, and a notebook of ``[],[],…``:
+    the grader's own memory stays bounded, and the submission after them is graded as usual."""
+    blank = nbformat.read(built.student_notebook, as_version=4)
+    folder = tmp_path / "subs"
+    folder.mkdir()
+    nbformat.write(_with_cell(blank, FLOOD), folder / "a_flood.ipynb")
+    bloat = nbformat.v4.new_notebook()
+    bloat.cells = blank.cells
+    text = nbformat.writes(bloat)
+    (folder / "b_bloat.ipynb").write_text(text[:-2] + ', "padding": [' + "[]," * 15_000_000 + "[]]}")
+    nbformat.write(solution_nb, folder / "c_control.ipynb")
+    out = tmp_path / "grades.csv"
+    proc = subprocess.Popen([sys.executable, "-m", "autograder.cli", "grade", "--assignment", "hw0", "--out", str(out),
+                             "--jobs", "1", "--quiet", "--call-timeout", "1", "--sandbox", "bwrap", str(folder)],
+                            cwd=PROJECT_ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert usage.ru_maxrss < 600 * 1024, usage.ru_maxrss  # KiB: the grader and its workers, at their peak
+    with open(out, newline="") as f:
+        rows = {Path(r["submission"]).name: r for r in csv.DictReader(f)}
+    assert (rows["a_flood.ipynb"]["status"], float(rows["a_flood.ipynb"]["score"])) in (("timeout", 0), ("kernel-died", 0))
+    assert rows["b_bloat.ipynb"]["status"] == "invalid-notebook"
+    assert (rows["c_control.ipynb"]["status"], float(rows["c_control.ipynb"]["score"])) == ("ok", hw0.max_score)
+
+
+def test_misconceptions_are_named_by_the_judge_only(hw0):
+    """A student's exception text that quotes a misconception's message is not counted as one."""
+    from autograder.grade import alternative_messages, judge_all
+
+    case = next(c for c in hw0.plan.cases if alternative_messages(c["expect"]))
+    message = alternative_messages(case["expect"])[0]
+    cid = f"{case['id']}#0"
+    quoted = {cid: json.dumps({"t": "error", "type": "ValueError", "message": message})}
+    (verdict,) = [v for v in judge_all(hw0.plan, quoted) if v["id"] == case["id"]]
+    assert not verdict["passed"] and verdict["misconception"] is None
+    alt = next(a for a in case["expect"]["alternatives"] if a["message"] == message and "value" in a)
+    real = {cid: json.dumps({"t": "array", **alt["value"]})}
+    (verdict,) = [v for v in judge_all(hw0.plan, real) if v["id"] == case["id"]]
+    assert verdict["misconception"] == message
+
+
+SURROGATE_EXIT = textwrap.dedent("""\
+    try:
+        raise Exception("\\udc80 and \\x1b[2J")
+    finally:
+        pass
+""")
+
+
+def test_lone_surrogates_and_a_spoofed_exit_code_change_nothing(tmp_path, built, hw0):
+    from autograder.report import write_report
+
+    blank = nbformat.read(built.student_notebook, as_version=4)
+    nb = _with_cell(blank, SURROGATE_EXIT)
+    nb = _with_cell(nb, "import os\nos._exit(71)  # the code of a failed sandbox setup")
+    nbformat.write(nb, tmp_path / "spoof.ipynb")
+    (r,) = grade_paths([tmp_path / "spoof.ipynb"], hw0.plan, jobs=1, sandbox=make_sandbox("bwrap"), limits=LIMITS)
+    assert r.status == "kernel-died" and "could not be set up" not in r.message
+    r.message.encode("utf-8")  # no lone surrogate crossed into the trusted side's text
+    assert "\x1b" not in r.message
+    write_report([r], hw0.plan, tmp_path / "report.html")
+    assert (tmp_path / "report.html").read_text(encoding="utf-8")
