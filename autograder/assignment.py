@@ -21,6 +21,7 @@ import yaml
 
 from autograder.checks import CHECKS, cases_for, question_ids
 from autograder.checks.base import Check
+from autograder.errors import UserError
 from autograder.plan import GradingPlan
 from reference.conventions import DEFAULT, Conventions
 
@@ -84,32 +85,84 @@ class Assignment:
         case = next((c for c in self.cases if c["qid"] == "q4n"), None)
         return example_numbers(case) if case else None
 
+    @property
+    def catalogue_path(self) -> Path:
+        """The wrong-answer catalogue (a variant uses its base's): data beside the master."""
+        return self.root / "assignments" / self.base_name / "catalogue.yaml"
+
+    @property
+    def correct_styles_path(self) -> Path:
+        return self.root / "assignments" / self.base_name / "correct_styles.yaml"
+
+    def catalogue(self) -> list[dict]:
+        """Every wrong answer (``id``, ``qid``, ``code``, …); a missing or empty catalogue is an error,
+        never a pass with nothing checked."""
+        return _entries(self.catalogue_path, "wrong-answer catalogue")
+
+    def correct_styles(self) -> list[dict]:
+        return _entries(self.correct_styles_path, "correct-style corpus")
+
     def for_student(self, hidden_seed: int, student_id: str) -> Assignment:
         """The same assignment with the student's own hidden cases and numbers."""
         return replace(self, hidden_seed=hidden_seed, student_id=student_id)
 
 
-def _read(folder: Path, name: str) -> dict:
-    return yaml.safe_load((folder / f"{name}.yaml").read_text()) or {}
+SETTINGS_KEYS = {"seed", "points", "written", "base", "knobs", "include"}
+
+
+def _entries(path: Path, what: str) -> list[dict]:
+    try:
+        entries = yaml.safe_load(path.read_text())
+    except OSError as exc:
+        raise UserError(f"{path}: the assignment's {what} is missing ({exc.strerror})") from exc
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(entries, list) or not entries:
+        raise UserError(f"{path}: the assignment's {what} is empty; it needs at least one entry")
+    return entries
+
+
+def _read(root: Path, name: str) -> dict:
+    path = root / "assignments" / name / f"{name}.yaml"
+    if not path.exists():
+        known = ", ".join(list_assignments(root=root)) or "none"
+        raise UserError(f"unknown assignment {name!r} (no {path}); known: {known}")
+    try:
+        settings = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not valid YAML ({exc})") from exc
+    if not isinstance(settings, dict):
+        raise UserError(f"{path}: expected a mapping of settings")
+    unknown = sorted(set(map(str, settings)) - SETTINGS_KEYS)
+    if unknown:
+        raise UserError(f"{path}: unknown setting {unknown[0]!r} (known: {', '.join(sorted(SETTINGS_KEYS))})")
+    return settings
 
 
 def load_assignment(name: str, *, root: Path | None = None) -> Assignment:
     root = root or PROJECT_ROOT
-    settings = _read(root / "assignments" / name, name)
+    settings = _read(root, name)
     base = str(settings.get("base", ""))
-    inherited = _read(root / "assignments" / base, base) if base else {}
+    inherited = _read(root, base) if base else {}
     merged = {**inherited, **settings}
-    knobs = merged.get("knobs") or {}
-    assignment = Assignment(
-        name=name, folder=root / "assignments" / name, seed=int(merged["seed"]),
-        points={str(k): float(v) for k, v in merged["points"].items()},
-        written={str(k): float(v) for k, v in merged.get("written", {}).items()},
-        base=base, conventions=Conventions(**knobs), include=merged.get("include"), root=root)
-    if base and base not in CHECKS:
-        raise ValueError(f"{name}.yaml: unknown base assignment {base!r}")
+    where = root / "assignments" / name / f"{name}.yaml"
+    for key in ("seed", "points"):
+        if key not in merged:
+            raise UserError(f"{where}: the setting {key!r} is missing")
+    try:
+        assignment = Assignment(
+            name=name, folder=root / "assignments" / name, seed=int(merged["seed"]),
+            points={str(k): float(v) for k, v in merged["points"].items()},
+            written={str(k): float(v) for k, v in (merged.get("written") or {}).items()},
+            base=base, conventions=Conventions(**(merged.get("knobs") or {})), include=merged.get("include"),
+            root=root)
+    except (TypeError, ValueError, AttributeError) as exc:
+        raise UserError(f"{where}: {exc}") from exc
+    if assignment.base_name not in CHECKS:
+        raise UserError(f"{where}: no checks are defined for {assignment.base_name!r}")
     missing = set(assignment.question_ids) - set(assignment.points)
     if missing:
-        raise ValueError(f"{name}.yaml gives no points for {sorted(missing)}")
+        raise UserError(f"{where}: no points for {sorted(missing)}")
     return assignment
 
 

@@ -163,7 +163,7 @@ def read_master(assignment: Assignment) -> nbformat.NotebookNode:
 
 def master_notebook(assignment: Assignment) -> nbformat.NotebookNode:
     nb = read_master(assignment)
-    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json", assignment.name)
+    apply_otter_config(nb, PROJECT_ROOT / "otter_config.json", assignment.name)  # the project's defaults
     return expand_checks(nb, assignment)
 
 
@@ -187,16 +187,28 @@ def execute_master(assignment: Assignment, cwd: Path) -> nbformat.NotebookNode:
     return nb
 
 
+BASE_REQUIREMENTS = ["numpy", "matplotlib"]  # what the runtime and the figures need everywhere
+
+
+def requirements(assignment: Assignment) -> str:
+    """The student environment's packages: the base ones, then the assignment's own
+    ``requirements.txt`` (beside its master), each once."""
+    own = assignment.master.with_name("requirements.txt")
+    extra = own.read_text().splitlines() if own.exists() else []
+    lines = [ln.strip() for ln in [*BASE_REQUIREMENTS, *extra] if ln.strip() and not ln.strip().startswith("#")]
+    return "\n".join(dict.fromkeys(lines)) + "\n"
+
+
 def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     """Write ``dist/<name>/student/<name>.ipynb`` and the otter zip under ``dist/<name>/autograder/``."""
-    dist = dist or PROJECT_ROOT / "dist"
+    dist = dist or assignment.root / "dist"
     out = dist / assignment.name
     work = dist / f".{assignment.name}-master"
     for folder in (out, work):
         shutil.rmtree(folder, ignore_errors=True)
     work.mkdir(parents=True)
     shutil.copy(Path(__file__).with_name("runtime.py"), work / f"{RUNTIME_NAME}.py")
-    (work / "requirements.txt").write_text("numpy\nmatplotlib\n")
+    (work / "requirements.txt").write_text(requirements(assignment))
     master = work / f"{assignment.name}.ipynb"
     nbformat.write(master_notebook(assignment), master)
     # otter assign runs in its own process while this one executes the master

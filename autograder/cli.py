@@ -11,6 +11,7 @@ from pathlib import Path
 from autograder.assignment import PROJECT_ROOT, list_assignments, load_assignment
 from autograder.batch import BatchInterrupted, find_submissions, grade_batch
 from autograder.build import build
+from autograder.errors import UserError
 from autograder.feedback import write_feedback
 from autograder.grade import Limits, Result
 from autograder.plan import GradingPlan
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C outside grading (grading itself handles it): no traceback
         _tell("interrupted")
         return 130
+    except UserError as exc:  # the user's mistake: what and where, no traceback
+        _tell(f"autograder: {exc}")
+        return 2
     except Exception:  # the traceback may quote a submission's name: escape it for the terminal
         _tell(traceback.format_exc())
         return 1

@@ -19,16 +19,20 @@ from pathlib import Path
 
 from autograder.batch import _csv_text, gradebook_row, write_atomically
 from autograder.batch import fmt_points as _fmt
+from autograder.errors import UserError
 from autograder.grade import Result
 from autograder.plan import GradingPlan
 from autograder.submissions import label
 
 
 def read_roster(path: Path) -> list[dict[str, str]]:
-    with open(path, newline="", encoding="utf-8-sig") as f:
-        rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [{k.strip(): (v or "").strip() for k, v in row.items() if k} for row in csv.DictReader(f)]
+    except (OSError, UnicodeDecodeError, csv.Error) as exc:
+        raise UserError(f"{path}: cannot read the roster ({exc})") from exc
     if not rows or "student_id" not in rows[0]:
-        raise ValueError(f"{path}: a roster needs a 'student_id' column")
+        raise UserError(f"{path}: a roster needs a 'student_id' column")
     return [r for r in rows if r["student_id"]]
 
 

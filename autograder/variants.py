@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import re
+import shutil
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,10 +27,8 @@ import nbformat
 import yaml
 
 from autograder.assignment import PROJECT_ROOT, Assignment
+from autograder.errors import UserError
 from autograder.plan import GradingPlan
-
-CATALOGUE = PROJECT_ROOT / "tests" / "data" / "wrong_answers.yaml"
-
 
 # ------------------------------------------------------------------ next semester
 
@@ -88,14 +87,15 @@ def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None 
     return nb
 
 
-def self_check(assignment: Assignment, *, dist: Path | None = None, catalogue: Path = CATALOGUE) -> SelfCheck:
-    """Build the variant and grade its solution, its blank notebook and the wrong-answer catalogue."""
+def self_check(assignment: Assignment, *, dist: Path | None = None) -> SelfCheck:
+    """Build the variant and grade its solution, its blank notebook and the wrong-answer catalogue
+    (the base assignment's; a missing or empty one is a ``UserError``, not a pass)."""
     from autograder.batch import grade_paths
     from autograder.build import build
 
     out = build(assignment, dist=dist)
     plan = assignment.plan
-    entries = yaml.safe_load(catalogue.read_text()) if catalogue.exists() else []
+    entries = assignment.catalogue()
     solution = nbformat.read(out.solution_notebook, as_version=4)
     with tempfile.TemporaryDirectory(prefix="dlmath-selfcheck-") as tmp:
         paths, wrong = [out.solution_notebook, out.student_notebook], []
@@ -154,6 +154,9 @@ def student_notebooks(base: Assignment, secret: bytes, student_ids: list[str], *
         path = out / _safe(sid) / template.name
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)
+        for support in template.parent.iterdir():  # dlmath_check.py and any other file the build ships
+            if support.is_file() and support != template:
+                shutil.copy(support, path.parent / support.name)
         written.append(path)
     return written
 
@@ -204,8 +207,11 @@ def _claims(path: Path) -> tuple[str | None, str | None]:
 
 
 def read_secret(path: Path) -> bytes:
-    secret = Path(path).read_bytes().strip()
+    try:
+        secret = Path(path).read_bytes().strip()
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the course secret ({exc.strerror})") from exc
     if len(secret) < 16:
-        raise ValueError(f"{path}: a course secret needs at least 16 bytes")
+        raise UserError(f"{path}: a course secret needs at least 16 bytes")
     return secret
 

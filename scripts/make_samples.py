@@ -1,6 +1,6 @@
 """Write sample submissions for the demo: the solution, the blank notebook and a few wrong ones.
 
-The wrong ones come from the test catalogue ``tests/data/wrong_answers.yaml``.
+The wrong ones come from the assignment's catalogue ``assignments/hw0/catalogue.yaml``.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ def main() -> None:
     out.mkdir(parents=True)
     shutil.copy(dist / "autograder" / "hw0.ipynb", out / "alice_solution.ipynb")
     shutil.copy(dist / "student" / "hw0.ipynb", out / "bob_blank.ipynb")
-    catalogue = {e["id"]: e for e in yaml.safe_load((ROOT / "tests/data/wrong_answers.yaml").read_text())}
+    catalogue = {e["id"]: e for e in yaml.safe_load((ROOT / "assignments/hw0/catalogue.yaml").read_text())}
     solution = nbformat.read(dist / "autograder" / "hw0.ipynb", as_version=4)
     for k, name in enumerate(SAMPLES):
         nb = with_function(solution, catalogue[name]["code"])

@@ -9,7 +9,6 @@ from pathlib import Path
 
 import nbformat
 import pytest
-import yaml
 
 TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
@@ -19,8 +18,9 @@ from autograder.assignment import load_assignment  # noqa: E402
 from autograder.build import build  # noqa: E402
 
 
-def load_catalogue() -> list[dict]:
-    entries = yaml.safe_load((TESTS / "data" / "wrong_answers.yaml").read_text())
+def load_catalogue(name: str = "hw0") -> list[dict]:
+    """The assignment's wrong-answer catalogue (``assignments/<name>/catalogue.yaml``)."""
+    entries = load_assignment(name).catalogue()
     for e in entries:
         e["func"] = re.match(r"def (\w+)\(", e["code"]).group(1)
     return entries

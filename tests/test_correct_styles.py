@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 import nbformat
 import pytest
 import solution
-import yaml
 from conftest import with_function
 
 from autograder import runtime
+from autograder.assignment import load_assignment
 from autograder.checks import CHECKS, cases_for
 from autograder.grade import grade_submission
 
-STYLES = yaml.safe_load((Path(__file__).parent / "data" / "correct_styles.yaml").read_text())
+STYLES = load_assignment("hw0").correct_styles()
 
 
 @pytest.mark.parametrize("entry", STYLES, ids=[e["id"] for e in STYLES])
