@@ -46,7 +46,7 @@ def _cmd_variant_new(args: argparse.Namespace) -> int:
         include = sorted(set(include or base.question_ids) | {"q4n"}, key=lambda q: (q[:2], q))
     path = new_variant(base=args.base, name=name, seed=args.seed, knobs=_knobs(args), include=include)
     print(f"wrote {path}; checking it (build, solution, blank, wrong-answer catalogue) ...")
-    report = self_check(load_assignment(name))
+    report = self_check(load_assignment(name), seeds=VARIANT_SEEDS)
     print(report.summary())
     if not report.ok:
         if not args.keep:
@@ -119,6 +119,18 @@ def _write_outputs(args: argparse.Namespace, results: list[Result], plan: Gradin
         print(f"wrote the class report to {args.report}")
 
 
+VARIANT_SEEDS = 20  # a variant's solution is also run on this many other seeds
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    assignment = load_assignment(args.assignment)
+    print(f"checking {args.assignment}: build (executes the master), solution, blank notebook, "
+          f"wrong-answer catalogue, correct styles, {args.seeds} seeds ...")
+    report = self_check(assignment, dist=Path(args.dist) if args.dist else None, seeds=args.seeds)
+    print(report.summary())
+    return 0 if report.ok else 1
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="autograder", description="Build and grade deep-learning-math assignments.")
     sub = p.add_subparsers(dest="command", required=True)
@@ -126,6 +138,11 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--assignment", help="one assignment (default: every one under assignments/)")
     b.add_argument("--dist", help="output folder (default: dist/)")
     b.set_defaults(run=_cmd_build)
+    c = sub.add_parser("check", help="prove an assignment before release (exit 0 only if every part holds)")
+    c.add_argument("--assignment", required=True)
+    c.add_argument("--seeds", type=int, default=50, help="other seeds on which the solution must pass every case")
+    c.add_argument("--dist", help="build into this folder (default: dist/)")
+    c.set_defaults(run=_cmd_check)
     g = sub.add_parser("grade", help="grade submissions without Docker (resumable)")
     g.add_argument("--assignment", required=True)
     g.add_argument("--out", required=True, help="gradebook CSV to write")

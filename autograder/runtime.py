@@ -19,6 +19,7 @@ from __future__ import annotations
 import itertools
 import json
 import math
+import re
 import signal
 import threading
 import time
@@ -451,6 +452,18 @@ def call_all(func: Any, calls: list[list], timeout: float | None = DEFAULT_CALL_
         else:
             outputs.append(call_student(func, args, timeout))
     return outputs
+
+
+_MAGIC = re.compile(r"^\s*[%!]")
+
+
+def python_source(cell_source: str) -> str:
+    """A notebook cell as plain Python: IPython-only lines (``%magic``, ``!shell``) and a cell
+    magic's first line become ``pass``."""
+    lines = cell_source.splitlines()
+    if lines and lines[0].lstrip().startswith("%%"):
+        lines = lines[1:]
+    return "\n".join("pass  # " + ln.strip() if _MAGIC.match(ln) else ln for ln in lines)
 
 
 def read_variable(value: Any, timeout: float | None = None) -> dict:

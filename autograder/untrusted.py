@@ -40,19 +40,10 @@ import types
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import runtime  # noqa: E402  (the sibling copy of autograder/runtime.py)
 
-_MAGIC = re.compile(r"^\s*[%!]")
 CLONE_NEWNS, CLONE_NEWPID, CLONE_NEWIPC = 0x00020000, 0x20000000, 0x08000000
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 1, 2, 4, 8, 16384, 1 << 18
 WORK = "/tmp/work"  # the job's working folder, inside its fresh /tmp
 SETUP_FAILED = 71  # exit code of a job whose jail could not be built (no student code ran)
-
-
-def python_source(cell_source: str) -> str:
-    """Drop IPython-only lines (``%magic``, ``!shell``) and cell magics' first line."""
-    lines = cell_source.splitlines()
-    if lines and lines[0].lstrip().startswith("%%"):
-        lines = lines[1:]
-    return "\n".join("pass  # " + ln.strip() if _MAGIC.match(ln) else ln for ln in lines)
 
 
 def _otter_stub() -> types.ModuleType:
@@ -95,7 +86,7 @@ def run_cells(cells: list[str], namespace: dict, cell_timeout: float, skip: set[
             continue
         records.write({"cell": i})
         try:
-            code = compile(python_source(source), f"<cell {i}>", "exec")
+            code = compile(runtime.python_source(source), f"<cell {i}>", "exec")
             with runtime.time_limit(cell_timeout):
                 exec(code, namespace)
         except runtime.CallTimeout:

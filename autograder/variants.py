@@ -29,6 +29,7 @@ import yaml
 from autograder.assignment import PROJECT_ROOT, Assignment
 from autograder.errors import UserError
 from autograder.plan import GradingPlan
+from reference.conventions import DEFAULT
 
 # ------------------------------------------------------------------ next semester
 
@@ -51,27 +52,50 @@ def new_variant(*, base: str, name: str, seed: int, knobs: dict | None = None, i
 
 @dataclass
 class SelfCheck:
+    """The proof of an assignment (``autograder check``) or of a variant (``variant new``)."""
+
     name: str
     solution_score: float
     blank_score: float
     max_score: float
+    strict: bool = True  # a base assignment: every catalogue entry must be caught
     caught: list[str] = field(default_factory=list)
-    no_longer_wrong: list[str] = field(default_factory=list)  # right under this variant's conventions
+    no_longer_wrong: list[str] = field(default_factory=list)  # not caught (right under a variant's conventions)
     not_applicable: list[str] = field(default_factory=list)  # their question is not in the variant
+    elsewhere: dict[str, list[str]] = field(default_factory=dict)  # entry → other questions whose points it moved
+    styles_failed: list[str] = field(default_factory=list)
+    styles_checked: int = 0
+    seeds_checked: int = 0
+    seed_failures: list[str] = field(default_factory=list)
+    uncovered: list[str] = field(default_factory=list)  # questions with no catalogue entry
 
     @property
     def ok(self) -> bool:
-        return self.solution_score == self.max_score and self.blank_score == 0
+        return (self.solution_score == self.max_score and self.blank_score == 0 and not self.elsewhere
+                and not self.styles_failed and not self.seed_failures
+                and not (self.strict and self.no_longer_wrong))
 
     def summary(self) -> str:
         lines = [f"{self.name}: solution {self.solution_score:g}/{self.max_score:g}, blank {self.blank_score:g}"
                  f" -> {'OK' if self.ok else 'FAILED'}",
-                 f"  wrong-answer catalogue: {len(self.caught)} caught"]
+                 f"  wrong-answer catalogue: {len(self.caught)} caught, each on its own question only"
+                 if not self.elsewhere else f"  wrong-answer catalogue: {len(self.caught)} caught"]
+        for entry, others in self.elsewhere.items():
+            lines.append(f"  {entry} also moved the points of {', '.join(others)} (it must cost its own question only)")
         if self.no_longer_wrong:
-            lines.append(f"  no longer wrong under this variant ({len(self.no_longer_wrong)}): "
-                         + ", ".join(self.no_longer_wrong))
+            what = "NOT CAUGHT" if self.strict else "no longer wrong under this variant"
+            lines.append(f"  {what} ({len(self.no_longer_wrong)}): " + ", ".join(self.no_longer_wrong))
         if self.not_applicable:
             lines.append(f"  not applicable (sub-part left out): {len(self.not_applicable)}")
+        if self.styles_checked:
+            lines.append(f"  correct styles: {self.styles_checked - len(self.styles_failed)} of "
+                         f"{self.styles_checked} earn full marks" + "".join(f"\n    FAILED {s}" for s in self.styles_failed))
+        if self.seeds_checked:
+            lines.append(f"  the solution on {self.seeds_checked} seeds: "
+                         + ("every case passes" if not self.seed_failures else f"{len(self.seed_failures)} failures")
+                         + "".join(f"\n    {f}" for f in self.seed_failures[:10]))
+        lines.append("  coverage: " + ("every question has a catalogue entry" if not self.uncovered
+                                       else "no catalogue entry for " + ", ".join(self.uncovered)))
         return "\n".join(lines)
 
 
@@ -87,34 +111,96 @@ def with_function(nb: nbformat.NotebookNode, code: str, *, replaces: str | None 
     return nb
 
 
-def self_check(assignment: Assignment, *, dist: Path | None = None) -> SelfCheck:
-    """Build the variant and grade its solution, its blank notebook and the wrong-answer catalogue
-    (the base assignment's; a missing or empty one is a ``UserError``, not a pass)."""
+def self_check(assignment: Assignment, *, dist: Path | None = None, seeds: int = 0) -> SelfCheck:
+    """Prove an assignment or a variant: its build (which executes the master) gives the solution
+    full marks and the blank notebook none; every catalogue entry costs points on its own question
+    and on no other; every correct style earns full marks (under the base conventions); the
+    solution passes every case on ``seeds`` more seeds.  A missing or empty catalogue is a
+    ``UserError``, not a pass."""
     from autograder.batch import grade_paths
     from autograder.build import build
 
     out = build(assignment, dist=dist)
     plan = assignment.plan
-    entries = assignment.catalogue()
     solution = nbformat.read(out.solution_notebook, as_version=4)
+    report = SelfCheck(assignment.name, 0.0, 0.0, plan.max_score, strict=not assignment.base)
+    wrong = [e for e in assignment.catalogue() if e["qid"] in plan.question_ids]
+    report.not_applicable = [e["id"] for e in assignment.catalogue() if e["qid"] not in plan.question_ids]
+    styles = [e for e in assignment.correct_styles() if e["qid"] in plan.question_ids] \
+        if assignment.conventions == DEFAULT else []
     with tempfile.TemporaryDirectory(prefix="dlmath-selfcheck-") as tmp:
-        paths, wrong = [out.solution_notebook, out.student_notebook], []
-        report = SelfCheck(assignment.name, 0.0, 0.0, plan.max_score)
-        for entry in entries:
-            nb = with_function(solution, entry["code"]) if entry["qid"] in plan.question_ids else None
-            if nb is None:
+        paths = [out.solution_notebook, out.student_notebook]
+        for entry in [*wrong, *styles]:
+            nb = with_function(solution, entry["code"])
+            if nb is None and report.strict:
+                raise UserError(f"{entry['id']}: its code defines no function of the notebook")
+            if nb is None:  # the variant has no such function (e.g. case_answers without ReLU)
                 report.not_applicable.append(entry["id"])
                 continue
-            path = Path(tmp) / f"{entry['id']}.ipynb"
-            nbformat.write(nb, path)
-            paths.append(path)
-            wrong.append(entry)
+            paths.append(Path(tmp) / f"{len(paths):04d}.ipynb")
+            nbformat.write(nb, paths[-1])
+        wrong = [e for e in wrong if e["id"] not in report.not_applicable]
+        styles = [e for e in styles if e["id"] not in report.not_applicable]
         results = grade_paths(paths, plan)
-    report.solution_score, report.blank_score = results[0].score, results[1].score
+    good, blank = results[0], results[1]
+    report.solution_score, report.blank_score = good.score, blank.score
     for entry, result in zip(wrong, results[2:]):
         lost = result.scores[entry["qid"]] < plan.points[entry["qid"]]
         (report.caught if lost else report.no_longer_wrong).append(entry["id"])
+        others = [q for q in plan.question_ids if q != entry["qid"] and result.scores[q] != good.scores[q]]
+        if others:
+            report.elsewhere[entry["id"]] = others
+    report.styles_checked = len(styles)
+    report.styles_failed = [e["id"] for e, r in zip(styles, results[2 + len(wrong):]) if r.score != plan.max_score]
+    report.uncovered = [q for q in plan.question_ids if not any(e["qid"] == q for e in wrong)]
+    report.seeds_checked = seeds
+    report.seed_failures = seed_sweep(assignment, solution, seeds)
     return report
+
+
+def seed_sweep(assignment: Assignment, solution: nbformat.NotebookNode, seeds: int) -> list[str]:
+    """The solution notebook's functions, run in this process (it is the instructor's own code),
+    on every case of ``seeds`` other seeds; the failures.  Numeric answers stored in variables
+    are for the assignment's own seed and are left out."""
+    if not seeds:
+        return []
+    from autograder import runtime
+    from autograder.checks import cases_for
+
+    namespace = _run_solution(solution)
+    failures = []
+    for seed in range(seeds):
+        for case in cases_for(assignment.checks, 10_000 + seed, assignment.conventions):
+            if case.get("variable"):
+                continue
+            passed, message = runtime.run_case(namespace.get(case["func"]), case)
+            if not passed:
+                failures.append(f"seed {10_000 + seed}: {message}")
+    return failures
+
+
+def _run_solution(solution: nbformat.NotebookNode) -> dict:
+    import sys
+    import types
+
+    from autograder import runtime
+
+    otter = types.ModuleType("otter")  # grader = otter.Notebook(...) and grader.check(...) do nothing here
+    otter.Notebook = lambda *a, **k: types.SimpleNamespace(check=lambda *a, **k: None,
+                                                           check_all=lambda *a, **k: None, export=lambda *a, **k: None)
+    namespace: dict = {"__name__": "__main__"}
+    saved = sys.modules.get("otter")
+    sys.modules["otter"] = otter
+    try:
+        for cell in solution.cells:
+            if cell.cell_type == "code":
+                exec(compile(runtime.python_source(cell.source), "<solution>", "exec"), namespace)
+    finally:
+        if saved is not None:
+            sys.modules["otter"] = saved
+        else:
+            sys.modules.pop("otter", None)
+    return namespace
 
 
 # ------------------------------------------------------------------ one per student
