@@ -21,6 +21,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -116,11 +117,16 @@ class Worker:
         self._namespace: str | None = None
         self._dead: list[subprocess.Popen] = []
         self.closed = False
+        self._life = threading.RLock()  # start and close never interleave (Ctrl-C closes from another thread)
 
     # -- life cycle -------------------------------------------------------
 
     def start(self) -> None:
         """Start the zygote if it is not running; raises ``WorkerDied`` if it cannot boot."""
+        with self._life:
+            self._start()
+
+    def _start(self) -> None:
         if self.closed:
             raise WorkerDied("the worker was closed")
         if self.proc is not None and self.proc.poll() is None:
@@ -188,11 +194,13 @@ class Worker:
     def close(self) -> None:
         """Kill the worker for good and remove its folder (any thread may call this)."""
         self.closed = True
-        self.kill()
-        if self.claim:
-            self.claim.release()
-            self.claim = None
-        shutil.rmtree(self.home, ignore_errors=True)
+        self.kill()  # not under the lock: it ends a boot that another thread is waiting on
+        with self._life:
+            self.kill()
+            if self.claim:
+                self.claim.release()
+                self.claim = None
+            shutil.rmtree(self.home, ignore_errors=True)
 
     def __del__(self) -> None:
         try:

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import nbformat
 from conftest import load_catalogue, with_function
@@ -43,6 +44,7 @@ def test_ctrl_c_writes_what_was_graded_and_the_rerun_resumes(tmp_path, built, so
     out, report = tmp_path / "grades.csv", tmp_path / "report.html"
     cmd = [sys.executable, "-m", "autograder.cli", "grade", "--assignment", "hw0", "--out", str(out), "--jobs", "1",
            "--roster", str(roster), "--report", str(report), "--feedback-dir", str(tmp_path / "fb"), str(folder)]
+    workers_before = set(Path("/tmp").glob("dlmath-worker-*"))
     proc = subprocess.Popen(cmd, start_new_session=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     journal = journal_path(out)
     deadline = time.monotonic() + 300
@@ -64,6 +66,7 @@ def test_ctrl_c_writes_what_was_graded_and_the_rerun_resumes(tmp_path, built, so
     assert sorted(r[1] for r in graded) == sorted(done)
     assert f"<td>submissions</td><td>{n}</td>" in report.read_text()
     assert len(list((tmp_path / "fb").iterdir())) == n
+    assert set(Path("/tmp").glob("dlmath-worker-*")) - workers_before == set()  # no worker folder left behind
 
     rerun = subprocess.run(cmd, capture_output=True, timeout=600)
     assert rerun.returncode == 0, rerun.stderr.decode()[-2000:]
