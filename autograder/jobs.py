@@ -61,7 +61,8 @@ class RecordReader:
     """Splits relayed bytes into records and checks each against the job."""
 
     def __init__(self, job: dict, received: int = 0):
-        self.order = {c["id"]: k for k, c in enumerate(job["calls"])}
+        self.ids = [c["id"] for c in job["calls"]]
+        self.order = {cid: k for k, cid in enumerate(self.ids)}
         self.ncells = len(job["cells"])
         self.buffer = b""
         self.total = received
@@ -109,8 +110,7 @@ class RecordReader:
 
     def next_call(self, k: int) -> tuple[str, object]:
         """The unit after call ``k`` (-1: after the cells): the next call, or the end of the job."""
-        following = [cid for cid, j in self.order.items() if j == k + 1]
-        return ("call", following[0]) if following else ("end", None)
+        return ("call", self.ids[k + 1]) if k + 1 < len(self.ids) else ("end", None)
 
     def _cell(self, i: object, record: dict) -> dict:
         if type(i) is not int or not self.last_cell < i <= self.ncells:

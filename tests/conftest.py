@@ -56,6 +56,21 @@ def processes_of(uids: set[int]) -> list[str]:
     return found
 
 
+def grader_check_outputs(nb: nbformat.NotebookNode, folder: Path) -> dict[str, str]:
+    """Execute ``nb`` in a real kernel in ``folder``; the text each ``grader.check("q…")`` cell printed."""
+    import nbclient
+
+    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
+                            resources={"metadata": {"path": str(folder)}}).execute()
+    outputs = {}
+    for cell in nb.cells:
+        m = re.fullmatch(r'grader\.check\("(q\w+)"\)', cell.source.strip())
+        if m:
+            outputs[m.group(1)] = "".join(str(o.get("data", {}).get("text/plain", o.get("text", "")))
+                                          + str(o.get("evalue", "")) for o in cell.outputs)
+    return outputs
+
+
 @pytest.fixture(scope="session")
 def hw0():
     return load_assignment("hw0")

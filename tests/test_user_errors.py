@@ -3,14 +3,13 @@ per-student folders hold everything ``grader.check`` needs."""
 
 from __future__ import annotations
 
-import re
 import shutil
 import subprocess
 import sys
 
-import nbclient
 import nbformat
 import pytest
+from conftest import grader_check_outputs
 
 from autograder.assignment import PROJECT_ROOT, load_assignment
 from autograder.errors import UserError
@@ -75,14 +74,7 @@ def test_a_student_folder_holds_what_grader_check_needs(tmp_path, built, hw0):
     for cell in nb.cells:
         if cell.cell_type == "code" and cell.source.startswith("def d_sqnorm("):
             cell.source = "def d_sqnorm(x):\n    return 2 * x.T"
-    nbclient.NotebookClient(nb, timeout=300, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(folder)}}).execute()
-    outputs = {}
-    for cell in nb.cells:
-        m = re.fullmatch(r'grader\.check\("(q\w+)"\)', cell.source.strip())
-        if m:
-            outputs[m.group(1)] = "".join(str(o.get("data", {}).get("text/plain", o.get("text", "")))
-                                          + str(o.get("evalue", "")) for o in cell.outputs)
+    outputs = grader_check_outputs(nb, folder)
     assert "All test cases passed" in outputs["q1b"]
     assert "ModuleNotFoundError" not in "".join(outputs.values())
 
