@@ -165,7 +165,7 @@ def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | 
             if stop.is_set():
                 return
             if not hasattr(local, "worker"):
-                local.worker = Worker(sandbox=sandbox)
+                local.worker = Worker(sandbox=sandbox, runtime=plan.support)
                 with lock:
                     workers.append(local.worker)
             own_plan, flags = plans[key]

@@ -1,8 +1,9 @@
 """Build an assignment: master text → otter master notebook → student notebook + autograder zip,
 and the executed master → solutions page.
 
-The master is MyST Markdown (``assignments/<name>/<name>.md``) in otter-assign
-format.  Each ``# CHECKS <qid>`` code cell inside a ``# BEGIN TESTS`` block is
+The master is MyST Markdown in otter-assign format, one file per problem
+(``assignments/<name>/master/*.md``, joined in name order, then rendered by Jinja).
+Each ``# CHECKS <qid>`` code cell inside a ``# BEGIN TESTS`` block is
 replaced by one exception-format otter test cell per case of that question, all
 generated from the same check definitions the batch grader uses.
 
@@ -15,6 +16,7 @@ outside the student folder.
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -29,6 +31,7 @@ import nbformat
 import yaml
 
 from autograder.assignment import PROJECT_ROOT, Assignment
+from autograder.errors import UserError
 from autograder.gradescope import add_two_phase_grader
 from autograder.solutions import render_solutions
 
@@ -82,14 +85,14 @@ def expand_checks(nb: nbformat.NotebookNode, assignment: Assignment) -> nbformat
         if cell.cell_type == "code" and source.startswith(_PLACEHOLDER):
             qid = source[len(_PLACEHOLDER):].strip()
             if qid not in by_qid:
-                raise ValueError(f"{assignment.master.name}: no checks for {qid!r}")
+                raise UserError(f"{_where(assignment)}: a '# CHECKS {qid}' cell, but no checks for {qid!r}")
             seen.add(qid)
             cells += [nbformat.v4.new_code_cell(test_cell_source(c)) for c in by_qid[qid]]
         else:
             cells.append(cell)
     missing = set(by_qid) - seen
     if missing:
-        raise ValueError(f"{assignment.master.name}: no '# CHECKS' cell for {sorted(missing)}")
+        raise UserError(f"{_where(assignment)}: no '# CHECKS' cell for {sorted(missing)}")
     nb.cells = cells
     return nb
 
@@ -112,11 +115,21 @@ _JINJA = jinja2.Environment(block_start_string="<%", block_end_string="%>", vari
                             undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
+def _where(assignment: Assignment) -> str:
+    return f"{assignment.folder.name}/master"
+
+
 def render_master_text(assignment: Assignment) -> str:
-    """The master's text for this assignment's conventions, numbers and student."""
-    template = _JINJA.from_string(assignment.master.read_text())
-    return template.render(conv=assignment.conventions, numbers=assignment.numbers, name=assignment.name,
-                           student_id=assignment.student_id)
+    """The master's text for this assignment's conventions, numbers and student: its files joined
+    in name order and rendered as one template (``conv``, ``knobs``, ``numbers``, ``name``, ``student_id``)."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in assignment.master_files)
+    try:
+        template = _JINJA.from_string(text)
+        return template.render(conv=assignment.conventions, knobs=dict(assignment.knob_values),
+                               numbers=assignment.numbers, name=assignment.name, student_id=assignment.student_id)
+    except jinja2.TemplateError as exc:
+        line = f" (line {exc.lineno} of the joined files)" if getattr(exc, "lineno", None) else ""
+        raise UserError(f"{_where(assignment)}: the template does not render{line}: {exc}") from None
 
 
 def _question_name(cell: nbformat.NotebookNode) -> str | None:
@@ -126,7 +139,7 @@ def _question_name(cell: nbformat.NotebookNode) -> str | None:
 
 
 def _covered(name: str) -> set[str]:
-    """Autograded ids a question stands for: ``q3gh_written`` → {q3g, q3h}; ``q1a`` → {q1a}."""
+    """Autograded ids a question stands for: ``p3gh_written`` → {p3g, p3h}; ``p1a`` → {p1a}."""
     stem = name.split("_")[0]
     number = stem.rstrip("abcdefghijklmnopqrstuvwxyz")
     return {number + letter for letter in stem[len(number):]} or {stem}
@@ -152,7 +165,11 @@ def drop_excluded_questions(nb: nbformat.NotebookNode, keep: set[str]) -> nbform
 
 
 def read_master(assignment: Assignment) -> nbformat.NotebookNode:
-    nb = jupytext.reads(render_master_text(assignment), fmt="md:myst")
+    try:
+        nb = jupytext.reads(render_master_text(assignment), fmt="md:myst")
+    except Exception as exc:  # jupytext's own errors (a broken front matter or cell header) carry no common type
+        raise UserError(f"{_where(assignment)}: not a MyST notebook after rendering ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0] if str(exc) else ''})") from None
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.pop("jupytext", None)
     keep = set(assignment.question_ids)
@@ -161,8 +178,32 @@ def read_master(assignment: Assignment) -> nbformat.NotebookNode:
     return nb
 
 
+def manual_points(nb: nbformat.NotebookNode) -> dict[str, float]:
+    """The written (``manual: true``) questions of a master and their points."""
+    found = {}
+    for cell in nb.cells:
+        if cell.cell_type == "raw" and cell.source.lstrip().upper().startswith("# BEGIN QUESTION"):
+            config = yaml.safe_load(cell.source) or {}
+            if config.get("manual"):
+                found[str(config.get("name"))] = float(config.get("points", 0))
+    return found
+
+
+def check_written_points(nb: nbformat.NotebookNode, assignment: Assignment) -> None:
+    """The YAML's ``written`` points and the master's manual questions must agree, or they drift apart."""
+    if not assignment.written:
+        return
+    in_master = manual_points(nb)
+    declared = {q: p for q, p in assignment.written.items() if q in in_master or assignment.include is None}
+    if declared != in_master:
+        diff = sorted(set(declared.items()) ^ set(in_master.items()))
+        raise UserError(f"{assignment.folder.name}: the 'written' points of its YAML and the master's manual "
+                        f"questions differ ({', '.join(f'{q}: {p:g}' for q, p in diff[:4])}); make them agree")
+
+
 def master_notebook(assignment: Assignment) -> nbformat.NotebookNode:
     nb = read_master(assignment)
+    check_written_points(nb, assignment)
     apply_otter_config(nb, PROJECT_ROOT / "otter_config.json", assignment.name)  # the project's defaults
     return expand_checks(nb, assignment)
 
@@ -182,18 +223,20 @@ def execute_master(assignment: Assignment, cwd: Path) -> nbformat.NotebookNode:
     try:
         client.execute()
     except nbclient.exceptions.CellExecutionError as exc:
-        raise MasterExecutionError(f"{assignment.master.name}: a cell of the master failed during the build:\n"
-                                   f"{exc}") from None
+        raise MasterExecutionError(f"{_where(assignment)}: a cell of the master failed during the build:\n"
+                                   f"{_ANSI.sub('', str(exc))}") from None
     return nb
 
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*m")  # the kernel colours its tracebacks
 
 BASE_REQUIREMENTS = ["numpy", "matplotlib"]  # what the runtime and the figures need everywhere
 
 
 def requirements(assignment: Assignment) -> str:
     """The student environment's packages: the base ones, then the assignment's own
-    ``requirements.txt`` (beside its master), each once."""
-    own = assignment.master.with_name("requirements.txt")
+    ``requirements.txt`` (in its folder), each once."""
+    own = assignment.folder / "requirements.txt"
     extra = own.read_text().splitlines() if own.exists() else []
     lines = [ln.strip() for ln in [*BASE_REQUIREMENTS, *extra] if ln.strip() and not ln.strip().startswith("#")]
     return "\n".join(dict.fromkeys(lines)) + "\n"
@@ -207,7 +250,7 @@ def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     for folder in (out, work):
         shutil.rmtree(folder, ignore_errors=True)
     work.mkdir(parents=True)
-    shutil.copy(Path(__file__).with_name("runtime.py"), work / f"{RUNTIME_NAME}.py")
+    (work / f"{RUNTIME_NAME}.py").write_text(assignment.support, encoding="utf-8")
     (work / "requirements.txt").write_text(requirements(assignment))
     master = work / f"{assignment.name}.ipynb"
     nbformat.write(master_notebook(assignment), master)

@@ -8,9 +8,9 @@ import sys
 import traceback
 from pathlib import Path
 
-from autograder.assignment import PROJECT_ROOT, list_assignments, load_assignment
+from autograder.assignment import PROJECT_ROOT, Assignment, knob_values, list_assignments, load_assignment
 from autograder.batch import BatchInterrupted, find_submissions, grade_batch
-from autograder.build import build
+from autograder.build import MasterExecutionError, build
 from autograder.errors import UserError
 from autograder.feedback import write_feedback
 from autograder.grade import Limits, Result
@@ -18,6 +18,7 @@ from autograder.plan import GradingPlan
 from autograder.report import write_report
 from autograder.roster import owners, read_roster, write_roster_gradebook
 from autograder.sandbox import make_sandbox
+from autograder.scaffold import new_assignment
 from autograder.submissions import printable
 from autograder.variants import SecretVariants, new_variant, read_secret, self_check, student_notebooks
 
@@ -32,23 +33,44 @@ def _cmd_build(args: argparse.Namespace) -> int:
     return 0
 
 
-def _knobs(args: argparse.Namespace) -> dict:
-    knobs = {"layout": args.layout, "loss_factor": args.loss_factor, "relu_grad_at_zero": args.relu_grad_at_zero,
-             "activation": args.activation, "alpha": args.alpha}
-    return {k: v for k, v in knobs.items() if v is not None}
+def _settings(pairs: list[str], base: Assignment) -> dict:
+    """``--set KEY=VALUE`` pairs, checked against the knobs ``base`` declares."""
+    chosen = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise UserError(f"--set {pair!r}: expected KEY=VALUE")
+        chosen[key.strip()] = value.strip()
+    values = knob_values(base.knobs, chosen, "--set")
+    return {k: values[k] for k in chosen}
 
 
 def _cmd_variant_new(args: argparse.Namespace) -> int:
     base = load_assignment(args.base)
+    if base.base:
+        raise UserError(f"{args.base} is itself a variant (of {base.base}); use --base {base.base}")
     name = args.name or f"{args.base}-{args.seed}"
+    knobs = _settings(args.set or [], base)
     include = args.include.split(",") if args.include else None
+    known = [c.qid for c in base.module.CHECKS]
+    unknown = sorted(set(include or []) - set(known))
+    if unknown:
+        raise UserError(f"--include: {base.name} has no question {unknown[0]!r}")
     if args.numeric:
-        include = sorted(set(include or base.question_ids) | {"q4n"}, key=lambda q: (q[:2], q))
-    path = new_variant(base=args.base, name=name, seed=args.seed, knobs=_knobs(args), include=include)
+        if not base.numeric:
+            raise UserError(f"--numeric: {base.name} declares no numeric sub-question")
+        chosen = set(include or base.question_ids) | set(base.numeric)
+        include = [q for q in dict.fromkeys(known) if q in chosen]
+    path = new_variant(base=args.base, name=name, seed=args.seed, knobs=knobs, include=include)
     print(f"wrote {path}; checking it (build, solution, blank, wrong-answer catalogue) ...")
-    report = self_check(load_assignment(name), seeds=VARIANT_SEEDS)
-    print(report.summary())
-    if not report.ok:
+    try:
+        report = self_check(load_assignment(name), seeds=VARIANT_SEEDS)
+        print(report.summary())
+        ok = report.ok
+    except (MasterExecutionError, UserError) as exc:  # the variant is broken: say why, then clean up
+        print(f"{name}: FAILED\n{exc}")
+        ok = False
+    if not ok:
         if not args.keep:
             shutil.rmtree(path.parent)
             print(f"removed {path.parent} (use --keep to keep a failing variant)")
@@ -119,6 +141,15 @@ def _write_outputs(args: argparse.Namespace, results: list[Result], plan: Gradin
         print(f"wrote the class report to {args.report}")
 
 
+def _cmd_new(args: argparse.Namespace) -> int:
+    written = new_assignment(args.name)
+    root = PROJECT_ROOT
+    for path in written:
+        print(f"wrote {path.relative_to(root)}")
+    print(f"next: autograder check --assignment {args.name}   (then edit, and check again)")
+    return 0
+
+
 VARIANT_SEEDS = 20  # a variant's solution is also run on this many other seeds
 
 
@@ -126,7 +157,11 @@ def _cmd_check(args: argparse.Namespace) -> int:
     assignment = load_assignment(args.assignment)
     print(f"checking {args.assignment}: build (executes the master), solution, blank notebook, "
           f"wrong-answer catalogue, correct styles, {args.seeds} seeds ...")
-    report = self_check(assignment, dist=Path(args.dist) if args.dist else None, seeds=args.seeds)
+    try:
+        report = self_check(assignment, dist=Path(args.dist) if args.dist else None, seeds=args.seeds)
+    except MasterExecutionError as exc:  # a false claim or a bug in the master: the cell and its error
+        print(f"{args.assignment}: FAILED\n{exc}")
+        return 1
     print(report.summary())
     return 0 if report.ok else 1
 
@@ -138,6 +173,9 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--assignment", help="one assignment (default: every one under assignments/)")
     b.add_argument("--dist", help="output folder (default: dist/)")
     b.set_defaults(run=_cmd_build)
+    w = sub.add_parser("new", help="scaffold a working assignment (one example question) to edit")
+    w.add_argument("name", help="lower-case letters, digits and '_'; also its reference package's name")
+    w.set_defaults(run=_cmd_new)
     c = sub.add_parser("check", help="prove an assignment before release (exit 0 only if every part holds)")
     c.add_argument("--assignment", required=True)
     c.add_argument("--seeds", type=int, default=50, help="other seeds on which the solution must pass every case")
@@ -161,16 +199,13 @@ def parser() -> argparse.ArgumentParser:
     g.set_defaults(run=_cmd_grade)
     v = sub.add_parser("variant", help="make and check variants").add_subparsers(dest="variant", required=True)
     n = v.add_parser("new", help="write a new variant of an assignment and self-check it")
-    n.add_argument("--base", default="hw0")
+    n.add_argument("--base", required=True, help="the assignment to vary")
     n.add_argument("--seed", type=int, required=True)
     n.add_argument("--name", help="default: <base>-<seed>")
-    n.add_argument("--layout", choices=["numerator", "denominator"])
-    n.add_argument("--loss-factor", type=float, choices=[0.5, 1.0])
-    n.add_argument("--relu-grad-at-zero", type=int, choices=[0, 1])
-    n.add_argument("--activation", choices=["relu", "leaky"])
-    n.add_argument("--alpha", type=float)
+    n.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="a knob the base declares (see its YAML; repeat for several)")
     n.add_argument("--include", help="comma-separated question ids (default: all of the base)")
-    n.add_argument("--numeric", action="store_true", help="add the numeric sub-question q4n")
+    n.add_argument("--numeric", action="store_true", help="add the numeric sub-questions the base declares")
     n.add_argument("--keep", action="store_true", help="keep the variant even if its self-check fails")
     n.set_defaults(run=_cmd_variant_new)
     st = v.add_parser("students", help="one notebook per student, numbers from HMAC(secret, student id)")

@@ -12,9 +12,9 @@ from autograder.submissions import output_name, printable
 
 
 def feedback_name(key: str) -> str:
-    """A safe file name unique to the submission's real path: ``a/b/hw0.ipynb`` → ``a__b__hw0-<hash>.md``.
+    """A safe file name unique to the submission's real path: ``a/b/week3.ipynb`` → ``a__b__week3-<hash>.md``.
 
-    Joining the path's parts alone mapped ``bob__hw0.ipynb`` and ``bob/hw0.ipynb`` to one file.
+    Joining the path's parts alone mapped ``bob__week3.ipynb`` and ``bob/week3.ipynb`` to one file.
     """
     return output_name(key, ".md")
 

@@ -13,7 +13,6 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import runtime
 from autograder.jobs import run_untrusted
 from autograder.plan import GradingPlan
 from autograder.sandbox import Sandbox, make_sandbox
@@ -97,7 +96,7 @@ def judge_all(plan: GradingPlan, outputs: dict[str, str]) -> list[dict]:
         outs = [json.loads(outputs[cid]) if cid in outputs else NOT_RUN
                 for cid in (f"{case['id']}#{k}" for k in range(len(case["calls"])))]
         try:
-            passed, message = runtime.judge_case(case, outs)
+            passed, message = plan.runtime.judge_case(case, outs)
         except Exception as exc:  # malformed output data must not crash the batch
             passed, message = False, f"{case['label']}: the returned value could not be judged ({type(exc).__name__})."
         known = [] if passed else [m for m in alternative_messages(case["expect"]) if judge_said(message, case, m)]
@@ -137,7 +136,7 @@ def grade_submission(path: Path, plan: GradingPlan, *, worker: Worker | None = N
         return Result(str(path), "error", zero, plan.max_score, message=f"cannot read: {exc}")
     own_worker = worker is None
     try:
-        worker = worker or Worker(sandbox=sandbox or make_sandbox("auto"))
+        worker = worker or Worker(sandbox=sandbox or make_sandbox("auto"), runtime=plan.support)
         status, summary, outputs, notes = run_untrusted(cells, plan.calls(), limits, worker)
         verdicts = judge_all(plan, outputs)
     except Exception as exc:  # a grader fault still yields a row

@@ -24,7 +24,7 @@ from autograder.submissions import printable
 
 HERE = Path(__file__).resolve().parent
 SHIPPED = ["__init__.py", "runtime.py", "untrusted.py", "workers.py", "jobs.py", "grade.py", "plan.py", "batch.py",
-           "submissions.py", "gradescope.py", "sandbox.py"]
+           "submissions.py", "gradescope.py", "sandbox.py", "support.py", "errors.py"]
 
 RUN_AUTOGRADER = """#!/usr/bin/env bash
 # dlmath-autograder: two-phase grading. Student code runs in a forked, resource-limited

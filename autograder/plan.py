@@ -13,6 +13,7 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 
 @dataclass(frozen=True)
@@ -21,6 +22,7 @@ class GradingPlan:
     question_ids: list[str]
     points: dict[str, float]
     cases: list[dict]  # each with id, qid, func, label, calls, expect, hidden, points
+    support: str = ""  # the support file's text (runtime + the assignment's judges); "" = the bare runtime
 
     @property
     def max_score(self) -> float:
@@ -38,12 +40,23 @@ class GradingPlan:
 
     def to_json(self) -> str:
         return json.dumps({"name": self.name, "question_ids": self.question_ids,
-                           "points": self.points, "cases": self.cases}, sort_keys=True)
+                           "points": self.points, "cases": self.cases, "support": self.support}, sort_keys=True)
 
     @classmethod
     def from_json(cls, text: str) -> GradingPlan:
         data = json.loads(text)
-        return cls(data["name"], data["question_ids"], data["points"], data["cases"])
+        return cls(data["name"], data["question_ids"], data["points"], data["cases"], data.get("support", ""))
+
+    @property
+    def runtime(self) -> ModuleType:
+        """The module that judges this plan's cases (and encodes outputs in the sandbox)."""
+        if not self.support:
+            from autograder import runtime
+
+            return runtime
+        from autograder.support import load_support
+
+        return load_support(self.support)
 
     @classmethod
     def from_file(cls, path: Path) -> GradingPlan:

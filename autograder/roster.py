@@ -2,8 +2,8 @@
 
 A roster is a CSV with a ``student_id`` column and, optionally, a ``submission``
 column (a file name or path suffix).  Without one, a submission belongs to a
-student when the id is a whole token of its file name (``s123_hw0.ipynb``) or
-the name of a folder on its path (``submissions/s123/hw0.ipynb``).  Names are
+student when the id is a whole token of its file name (``s123_week3.ipynb``) or
+the name of a folder on its path (``submissions/s123/week3.ipynb``).  Names are
 chosen by students, so a student gets a submission only when the match is
 unambiguous both ways (see :class:`Matching`); otherwise the student's row says
 ``ambiguous`` and names the candidates, and the TA settles it in the
@@ -50,8 +50,8 @@ def _tokens(key: str) -> set[str]:
 @dataclass
 class Matching:
     """Who handed in what.  A file name is chosen by its author, so a name that fits
-    someone never settles it alone: ``s999_hw0_s123.ipynb`` fits s123 as well as
-    ``s123_hw0.ipynb`` does.  A student owns a submission only when it is the one
+    someone never settles it alone: ``s999_week3_s123.ipynb`` fits s123 as well as
+    ``s123_week3.ipynb`` does.  A student owns a submission only when it is the one
     submission that fits them and it fits no one else."""
 
     owner: dict[str, str]  # submission key → student id

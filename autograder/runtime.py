@@ -50,35 +50,36 @@ def encode_array(a: Any) -> dict:
     return {"shape": list(a.shape), "data": a.reshape(-1).tolist()}
 
 
+def encode_int_array(a: Any) -> dict:
+    """An integer array (class labels, indices): decoded as int64, not float."""
+    a = np.asarray(a, dtype=np.int64)
+    return {"shape": list(a.shape), "data": a.reshape(-1).tolist(), "dtype": "int"}
+
+
 def decode_array(d: dict) -> np.ndarray:
-    return np.array(d["data"], dtype=float).reshape(d["shape"])
+    return np.array(d["data"], dtype=np.int64 if d.get("dtype") == "int" else float).reshape(d["shape"])
 
 
-def make_function(spec: dict) -> Callable[[np.ndarray], Any]:
-    """Test functions handed to ``numerical_derivative``.
+_TEST_FUNCTIONS: dict[str, Callable[[dict], Callable[..., Any]]] = {}
 
-    ``sin_map``: ``x ↦ B sin(k x) + c``, a column ``(m, 1)``.
-    ``quad_sin``: ``x ↦ ½ xᵀ A x + k Σ sin(x)``, a float, or a ``(1, 1)`` array
-    when ``spec["matrix"]`` is true.  Both accept any array with n entries.
+
+def test_function(kind: str) -> Callable:
+    """Register a factory of test functions (arguments that are themselves functions).
+
+    An assignment's ``judges.py`` uses it; the factory takes the plain-data spec and
+    returns the function handed to the student's code.
     """
-    kind = spec["kind"]
-    if kind == "sin_map":
-        B, c, k = decode_array(spec["B"]), decode_array(spec["c"]), spec["k"]
+    def register(factory: Callable[[dict], Callable[..., Any]]) -> Callable[[dict], Callable[..., Any]]:
+        _TEST_FUNCTIONS[kind] = factory
+        return factory
+    return register
 
-        def f(x):
-            return B @ np.sin(k * np.asarray(x, dtype=float).reshape(-1, 1)) + c
 
-        return f
-    if kind == "quad_sin":
-        A, k, matrix = decode_array(spec["A"]), spec["k"], spec.get("matrix", False)
-
-        def g(x):
-            col = np.asarray(x, dtype=float).reshape(-1, 1)
-            value = 0.5 * (col.T @ A @ col) + k * np.sum(np.sin(col))
-            return value if matrix else float(value.item())
-
-        return g
-    raise ValueError(f"unknown test function kind {kind!r}")
+def make_function(spec: dict) -> Callable[..., Any]:
+    factory = _TEST_FUNCTIONS.get(spec["kind"])
+    if factory is None:
+        raise ValueError(f"unknown test function kind {spec['kind']!r}")
+    return factory(spec)
 
 
 def decode_args(args: list) -> list:
@@ -192,7 +193,7 @@ def _json_float(x: float) -> float | str:
     return x if math.isfinite(x) else repr(x)
 
 
-def _unjson_float(x: float | str) -> float:
+def unjson_float(x: float | str) -> float:
     return float(x)
 
 
@@ -718,8 +719,8 @@ def _judge_valid(case: dict, outputs: list[dict]) -> tuple[bool, str]:
         if problem:
             return False, f"{case['label']}: {problem}"
     expect = case["expect"]
-    if expect["kind"] == "offsets":
-        ok, msg = _judge_offsets(outputs, expect)
+    if expect["kind"] in _MULTI_JUDGES:
+        ok, msg = _MULTI_JUDGES[expect["kind"]](outputs, expect)
     else:
         ok, msg = judge_value(outputs[0], expect)
     return ok, f"{case['label']}: {msg}"
@@ -762,17 +763,17 @@ def judge_value(out: dict, expect: dict) -> tuple[bool, str]:
     return _JUDGES[expect["kind"]](out, expect)
 
 
-def _as_array(out: dict) -> np.ndarray | None:
+def as_array(out: dict) -> np.ndarray | None:
     t = out["t"]
     if t == "array":
         src = out
     elif t in ("list", "tuple") and "array" in out and out["array"]["t"] == "array":
         src = out["array"]
     elif t == "num":
-        return np.array(_unjson_float(out["v"]))
+        return np.array(unjson_float(out["v"]))
     else:
         return None
-    return np.array([_unjson_float(x) for x in src["data"]], dtype=float).reshape(src["shape"])
+    return np.array([unjson_float(x) for x in src["data"]], dtype=float).reshape(src["shape"])
 
 
 def close(got: np.ndarray, want: np.ndarray, rtol: float, atol: float) -> bool:
@@ -812,22 +813,43 @@ def _shape_message(got: tuple, want: tuple, got_arr: np.ndarray, want_arr: np.nd
 
 def _judge_array(out: dict, expect: dict) -> tuple[bool, str]:
     want = decode_array(expect["value"])
-    got = _as_array(out)
+    got = as_array(out)
     if got is None or got.ndim == 0 and want.ndim != 0:
         return False, f"expected an array of shape {want.shape}, got {describe(out)}."
+    if got.shape == want.shape and close(got, want, expect["rtol"], expect["atol"]):
+        return True, "passed."
+    mistake = known_mistake(got, expect)
+    if mistake:
+        return False, mistake
     if got.shape != want.shape:
         return False, _shape_message(got.shape, want.shape, got, want, expect)
-    if close(got, want, expect["rtol"], expect["atol"]):
-        return True, "passed."
+    return False, _not_finite(got, want) or \
+        f"the shape {want.shape} is right but the values are not. {expect.get('hint', '')}".strip()
+
+
+def _not_finite(got: np.ndarray, want: np.ndarray) -> str | None:
+    """A message for nan or inf where the answer is finite (an overflow or a division by zero)."""
+    if np.all(np.isfinite(want)) and not np.all(np.isfinite(got)):
+        return ("the result contains nan or inf where the answer is finite: an overflow (exp of a large number?) "
+                "or a division by zero.")
+    return None
+
+
+def known_mistake(got: np.ndarray, expect: dict) -> str | None:
+    """The message of the first known wrong answer that ``got`` matches, whatever its shape."""
     for alt in expect.get("alternatives", []):
         if _matches_alternative(got, alt, expect):
-            return False, alt["message"]
-    return False, f"the shape {want.shape} is right but the values are not. {expect.get('hint', '')}".strip()
+            return alt["message"]
+    return None
 
 
 def _matches_alternative(got: np.ndarray, alt: dict, expect: dict) -> bool:
     if "value" in alt:
-        return close(got, decode_array(alt["value"]), expect["rtol"], expect["atol"])
+        value = alt["value"]
+        want = decode_array(value) if isinstance(value, dict) else np.array([unjson_float(x) for x in value])
+        if want.ndim == 0 and got.size == 1:
+            got = got.reshape(())
+        return close(got, want, expect["rtol"], expect["atol"])
     if "solves" in alt:  # got is a solution of M w = r, though not the asked one
         M, r = decode_array(alt["solves"]["M"]), decode_array(alt["solves"]["r"])
         return got.shape == (M.shape[1], r.shape[1]) and close(M @ got, r, 1e-6, 1e-8)
@@ -835,17 +857,21 @@ def _matches_alternative(got: np.ndarray, alt: dict, expect: dict) -> bool:
 
 
 def _judge_scalar(out: dict, expect: dict) -> tuple[bool, str]:
-    got = _as_array(out)
-    if got is None or got.size != 1:
+    got = as_array(out)
+    if got is None:
         return False, f"expected a number (a Python float), got {describe(out)}."
     want = np.array(float(expect["value"]))
-    if close(got.reshape(()), want, expect["rtol"], expect["atol"]):
+    if got.size == 1 and close(got.reshape(()), want, expect["rtol"], expect["atol"]):
         return True, "passed."
-    for alt in expect.get("alternatives", []):
-        if _matches_alternative(got.reshape(()), alt, expect):
-            return False, alt["message"]
+    mistake = known_mistake(got, expect)
+    if mistake:
+        return False, mistake
+    if got.size != 1:
+        return False, f"expected a number (a Python float), got {describe(out)}."
     if math.isnan(float(want)):
         return False, "this input has no finite answer; return float('nan') for it."
+    if _not_finite(got, want):
+        return False, _not_finite(got, want)
     return False, f"the value is wrong. {expect.get('hint', '')}".strip()
 
 
@@ -870,20 +896,20 @@ def _judge_tuple(out: dict, expect: dict) -> tuple[bool, str]:
 
 
 def _judge_numbers(out: dict, expect: dict) -> tuple[bool, str]:
-    want = np.array([_unjson_float(x) for x in expect["value"]], dtype=float)
-    got = _as_array(out)
+    want = np.array([unjson_float(x) for x in expect["value"]], dtype=float)
+    got = as_array(out)
     if got is None:
         return False, f"expected {want.size} numbers, got {describe(out)}."
-    if got.size != want.size:
-        return False, f"expected {want.size} numbers (one per unit), got {got.size}."
     got = got.reshape(-1)
-    if close(got, want, expect["rtol"], expect["atol"]):
+    if got.size == want.size and close(got, want, expect["rtol"], expect["atol"]):
         return True, "passed."
-    for alt in expect.get("alternatives", []):
-        if close(got, np.array([_unjson_float(x) for x in alt["value"]]), expect["rtol"], expect["atol"]):
-            return False, alt["message"]
+    mistake = known_mistake(got, expect)
+    if mistake:
+        return False, mistake
+    if got.size != want.size:
+        return False, f"expected {want.size} numbers, got {got.size}."
     wrong = np.flatnonzero(~_elementwise_close(got, want, expect["rtol"], expect["atol"]))
-    return False, (f"{len(wrong)} of {want.size} values are wrong (units {', '.join(map(str, wrong[:5]))}). "
+    return False, (f"{len(wrong)} of {want.size} values are wrong (entries {', '.join(map(str, wrong[:5]))}). "
                    f"{expect.get('hint', '')}").strip()
 
 
@@ -894,7 +920,7 @@ def _elementwise_close(got: np.ndarray, want: np.ndarray, rtol: float, atol: flo
 def _judge_inverse(out: dict, expect: dict) -> tuple[bool, str]:
     X = decode_array(expect["X"])
     m, n = X.shape
-    got = _as_array(out)
+    got = as_array(out)
     want_shape = (n, m)
     if got is None or got.shape != want_shape:
         if got is not None and got.shape == want_shape[::-1]:
@@ -905,108 +931,11 @@ def _judge_inverse(out: dict, expect: dict) -> tuple[bool, str]:
     size = n if left else m
     if close(product, np.eye(size), 0.0, 1e-6):
         return True, "passed."
-    for alt in expect.get("alternatives", []):
-        if _matches_alternative(got, alt, expect):
-            return False, alt["message"]
+    mistake = known_mistake(got, expect)
+    if mistake:
+        return False, mistake
     what = "A X" if left else "X B"
     return False, f"{what} is not the identity I_{size}. {expect.get('hint', '')}".strip()
-
-
-def _judge_offsets(outputs: list[dict], expect: dict) -> tuple[bool, str]:
-    """Values known up to an additive constant: compare differences to the first."""
-    got = []
-    for out in outputs:
-        a = _as_array(out)
-        if a is None or a.size != 1:
-            return False, f"expected a number (a Python float), got {describe(out)}."
-        got.append(float(a.reshape(())))
-    got_d = np.array(got[1:]) - got[0]
-    want = np.array(expect["value"], dtype=float)
-    want_d = want[1:] - want[0]
-    if close(got_d, want_d, expect["rtol"], expect["atol"]):
-        return True, "passed."
-    for alt in expect.get("alternatives", []):
-        a = np.array(alt["value"], dtype=float)
-        if close(got_d, a[1:] - a[0], expect["rtol"], expect["atol"]):
-            return False, alt["message"]
-    return False, ("the differences between values at different w are wrong, so this is not "
-                   f"the negative log-posterior up to a constant. {expect.get('hint', '')}").strip()
-
-
-def _judge_choice(out: dict, expect: dict) -> tuple[bool, str]:
-    """One key of ``case_answers()``: a pair (slope, elbow) of allowed words."""
-    key = expect["key"]
-    if out["t"] != "dict":
-        return False, f"expected a dict with keys 'i', 'ii', 'iii', 'iv', got {describe(out)}."
-    if key not in out["items"]:
-        return False, f"the dict has no key {key!r}."
-    pair = out["items"][key]
-    if pair["t"] not in ("tuple", "list") or pair["len"] != 2 or len(pair["items"]) != 2:
-        return False, f"case {key}: expected a pair (slope, elbow), got {describe(pair)}."
-    words = [p.get("v") if p["t"] == "str" else None for p in pair["items"]]
-    allowed = (expect["slopes"], expect["elbows"])
-    for word, choices, what in zip(words, allowed, ("slope", "elbow")):
-        if word not in choices:
-            return False, f"case {key}: the {what} must be one of {', '.join(map(repr, choices))}."
-    if "value" not in expect:  # a format-only (public) check
-        return True, "passed (format only; the answers themselves are checked after the deadline)."
-    if words[0] != expect["value"][0]:
-        return False, f"case {key}: the slope answer is wrong. Write down w' = w − lr·∂ℓ/∂w with the signs of this case."
-    if words[1] != expect["value"][1]:
-        return False, (f"case {key}: the elbow answer is wrong. Write the new elbow −b'/w' after the step, "
-                       "compare it with −b/w, and use only the signs this case fixes (of w, x and w·x + b).")
-    return True, "passed."
-
-
-def _judge_figure(out: dict, expect: dict) -> tuple[bool, str]:
-    if out["t"] != "figure":
-        return False, f"expected a matplotlib Figure, got {describe(out)}."
-    axes = out["axes"]
-    lines = [np.array([[_unjson_float(v) for v in p] for p in ln["xy"]]).reshape(-1, 2)
-             for ax in axes for ln in ax["lines"]]
-    curves = [ln for ln in lines if len(np.unique(ln[:, 0])) >= 3]
-    slope = expect.get("negative_slope", 0.0)
-    for name, (w, b) in (("before", expect["before"]), ("after", expect["after"])):
-        if not any(_is_relu_curve(c, w, b, slope) for c in curves):
-            return False, (f"no plotted curve matches φ {name} the step; plot relu(w·t + b) "
-                           "against t on a grid of points.")
-    marks = _marked_points(axes, lines)
-    for name, e in (("old", expect["elbows"][0]), ("new", expect["elbows"][1])):
-        if not any(abs(mx - e) <= 1e-6 * (1 + abs(e)) for mx, _ in marks):
-            return False, f"the {name} elbow is not marked at its x position (a marker, a vertical line or an annotation)."
-    x0, y0 = expect["point"]
-    if not any(abs(mx - x0) <= 1e-6 * (1 + abs(x0)) and abs(my - y0) <= 1e-6 * (1 + abs(y0))
-               for mx, my in marks if my is not None):
-        return False, "the data point (x, y) is not marked."
-    has_labels = any(ax["legend"] or ax["texts"] for ax in axes) or out["legend"]
-    if not has_labels:
-        return False, "label the curves and markers with a legend or text."
-    return True, "passed."
-
-
-def _is_relu_curve(c: np.ndarray, w: float, b: float, negative_slope: float = 0.0) -> bool:
-    c = c[np.all(np.isfinite(c), axis=1)]
-    if len(c) < 3:
-        return False
-    z = w * c[:, 0] + b
-    want = np.where(z > 0, z, negative_slope * z)
-    scale = 1.0 + np.max(np.abs(want))
-    return bool(np.all(np.abs(c[:, 1] - want) <= 1e-6 * scale))
-
-
-def _marked_points(axes: list, lines: list) -> list[tuple[float, float | None]]:
-    """Positions that mark something: scatter points, short lines, vertical lines, texts."""
-    marks: list[tuple[float, float | None]] = []
-    for ax in axes:
-        marks += [(_unjson_float(x), _unjson_float(y)) for x, y in ax["points"]]
-        marks += [(_unjson_float(t["x"]), _unjson_float(t["y"])) for t in ax["texts"]]
-    for ln in lines:
-        xs = np.unique(ln[:, 0])
-        if len(ln) <= 2:
-            marks += [(float(x), float(y)) for x, y in ln]
-        elif len(xs) == 1:  # a vertical line: its y values say nothing
-            marks.append((float(xs[0]), None))
-    return marks
 
 
 _JUDGES: dict[str, Callable[[dict, dict], tuple[bool, str]]] = {
@@ -1016,6 +945,18 @@ _JUDGES: dict[str, Callable[[dict, dict], tuple[bool, str]]] = {
     "tuple": _judge_tuple,
     "numbers": _judge_numbers,
     "inverse": _judge_inverse,
-    "choice": _judge_choice,
-    "figure": _judge_figure,
 }
+_MULTI_JUDGES: dict[str, Callable[[list[dict], dict], tuple[bool, str]]] = {}  # judge every call's output at once
+
+
+def judge(kind: str, *, every_call: bool = False) -> Callable:
+    """Register the judge of expectations of ``kind`` (an assignment's ``judges.py`` uses it).
+
+    A judge takes ``(output, expect)`` and returns ``(passed, message)``; with
+    ``every_call`` it takes the list of every call's output instead.  Outputs reach a
+    judge validated (see ``validate_output``), and a judge that raises fails the case.
+    """
+    def register(fn: Callable) -> Callable:
+        (_MULTI_JUDGES if every_call else _JUDGES)[kind] = fn
+        return fn
+    return register

@@ -230,7 +230,7 @@ def output_name(key: str, suffix: str = ".md") -> str:
 
     The readable part (the path's components, characters outside ``[A-Za-z0-9._-]``
     replaced, cut to 60) can coincide for two paths; the hash of the raw path bytes
-    cannot (in practice), so ``bob__hw0.ipynb`` and ``bob/hw0.ipynb`` differ.
+    cannot (in practice), so ``bob__week3.ipynb`` and ``bob/week3.ipynb`` differ.
     """
     path = Path(key)
     parts = [p for p in (*path.parent.parts, path.stem) if p not in ("/", "..", ".", "")]

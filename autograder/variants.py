@@ -1,6 +1,6 @@
 """Variants: next semester's assignment, and one per student.
 
-* ``new_variant`` writes ``assignments/<name>/<name>.yaml`` (a base, a seed, knobs,
+* ``new_variant`` writes ``assignments/<name>/<name>.yaml`` (a base, a seed, knob values,
   sub-parts) and ``self_check`` proves it before anyone relies on it: its build
   gives the solution full marks and the blank notebook none, and the catalogue of
   wrong answers is still caught; a wrong answer that the variant's conventions make
@@ -26,20 +26,24 @@ from pathlib import Path
 import nbformat
 import yaml
 
-from autograder.assignment import PROJECT_ROOT, Assignment
+from autograder.assignment import NAME, PROJECT_ROOT, Assignment
 from autograder.errors import UserError
 from autograder.plan import GradingPlan
-from reference.conventions import DEFAULT
 
 # ------------------------------------------------------------------ next semester
 
 def new_variant(*, base: str, name: str, seed: int, knobs: dict | None = None, include: list[str] | None = None,
                 root: Path | None = None) -> Path:
-    """Write the YAML of a variant of ``base`` and return its path."""
+    """Write the YAML of a variant of ``base`` and return its path; ``knobs`` are the values to set
+    (checked against the base's declaration when the variant is loaded)."""
     root = root or PROJECT_ROOT
+    if not NAME.fullmatch(name):
+        raise UserError(f"{name!r} cannot name an assignment: use letters, digits, '-' and '_', starting with a letter")
+    if (root / "assignments" / name).exists():
+        raise UserError(f"assignments/{name} exists already; choose another --name")
     settings: dict = {"base": base, "seed": int(seed)}
     if knobs:
-        settings["knobs"] = knobs
+        settings["set"] = knobs
     if include:
         settings["include"] = include
     folder = root / "assignments" / name
@@ -127,14 +131,14 @@ def self_check(assignment: Assignment, *, dist: Path | None = None, seeds: int =
     wrong = [e for e in assignment.catalogue() if e["qid"] in plan.question_ids]
     report.not_applicable = [e["id"] for e in assignment.catalogue() if e["qid"] not in plan.question_ids]
     styles = [e for e in assignment.correct_styles() if e["qid"] in plan.question_ids] \
-        if assignment.conventions == DEFAULT else []
+        if assignment.is_default else []
     with tempfile.TemporaryDirectory(prefix="dlmath-selfcheck-") as tmp:
         paths = [out.solution_notebook, out.student_notebook]
         for entry in [*wrong, *styles]:
             nb = with_function(solution, entry["code"])
             if nb is None and report.strict:
                 raise UserError(f"{entry['id']}: its code defines no function of the notebook")
-            if nb is None:  # the variant has no such function (e.g. case_answers without ReLU)
+            if nb is None:  # the variant has no such function (its knobs removed that sub-part)
                 report.not_applicable.append(entry["id"])
                 continue
             paths.append(Path(tmp) / f"{len(paths):04d}.ipynb")
@@ -164,16 +168,16 @@ def seed_sweep(assignment: Assignment, solution: nbformat.NotebookNode, seeds: i
     are for the assignment's own seed and are left out."""
     if not seeds:
         return []
-    from autograder import runtime
     from autograder.checks import cases_for
 
     namespace = _run_solution(solution)
+    rt = assignment.runtime
     failures = []
     for seed in range(seeds):
-        for case in cases_for(assignment.checks, 10_000 + seed, assignment.conventions):
+        for case in cases_for(assignment.checks, 10_000 + seed, assignment.conventions, rt=rt):
             if case.get("variable"):
                 continue
-            passed, message = runtime.run_case(namespace.get(case["func"]), case)
+            passed, message = rt.run_case(namespace.get(case["func"]), case)
             if not passed:
                 failures.append(f"seed {10_000 + seed}: {message}")
     return failures
@@ -216,12 +220,17 @@ def student_assignment(base: Assignment, secret: bytes, student_id: str) -> Assi
     return base.for_student(int(tag[:12], 16), student_id)
 
 
-def _numeric_statement(assignment: Assignment) -> str | None:
+def personal_text(base: Assignment, mine: Assignment) -> dict[str, str]:
+    """The Markdown cells that read differently for this student (their own numbers): the
+    common text → the student's.  Both renderings come from the same master, cell by cell."""
     from autograder.build import read_master
 
-    cells = [c.source for c in read_master(assignment).cells
-             if c.cell_type == "markdown" and "elbow_after_example" in c.source]
-    return cells[0] if cells else None
+    common, own = read_master(base).cells, read_master(mine).cells
+    if len(common) != len(own):
+        raise UserError(f"{base.name}: the master has a different number of cells for a student; "
+                        "per-student numbers may change text, not the notebook's structure")
+    return {a.source.strip(): b.source for a, b in zip(common, own)
+            if a.cell_type == "markdown" and a.source != b.source}
 
 
 def student_notebooks(base: Assignment, secret: bytes, student_ids: list[str], *, template: Path,
@@ -233,10 +242,10 @@ def student_notebooks(base: Assignment, secret: bytes, student_ids: list[str], *
         mine = student_assignment(base, secret, sid)
         nb.metadata["dlmath"] = {"assignment": base.name, "student_id": sid,
                                  "variant": variant_tag(secret, base.name, sid)[:16]}
-        statement = _numeric_statement(mine) if "q4n" in base.question_ids else None
+        own_text = personal_text(base, mine)
         for cell in nb.cells:
-            if statement and cell.cell_type == "markdown" and "elbow_after_example" in cell.source:
-                cell.source = statement
+            if cell.cell_type == "markdown" and cell.source.strip() in own_text:
+                cell.source = own_text[cell.source.strip()]
         path = out / _safe(sid) / template.name
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
+import shutil
+import subprocess
 import sys
 from pathlib import Path
 
@@ -14,8 +17,26 @@ TESTS = Path(__file__).resolve().parent
 sys.path.insert(0, str(TESTS))
 
 from autograder import variants  # noqa: E402
-from autograder.assignment import load_assignment  # noqa: E402
+from autograder.assignment import PROJECT_ROOT, load_assignment  # noqa: E402
 from autograder.build import build  # noqa: E402
+from autograder.checks import cases_for  # noqa: E402
+
+
+def hw0_cases(seed: int, conv=None, *, checks=None) -> list[dict]:
+    """Every case of hw0's checks (or of ``checks``) on ``seed`` under ``conv`` (default: hw0's own)."""
+    hw0 = load_assignment("hw0")
+    conv = hw0.conventions if conv is None else conv
+    return cases_for(hw0.module.CHECKS if checks is None else checks, seed, conv, rt=hw0.runtime)
+
+
+def hw0_runtime():
+    """hw0's support module: the generic runtime plus hw0's judges and test functions, as shipped."""
+    return load_assignment("hw0").runtime
+
+
+def hw0_checks() -> list:
+    """hw0's check definitions (every one, optional ones included)."""
+    return load_assignment("hw0").module.CHECKS
 
 
 def load_catalogue(name: str = "hw0") -> list[dict]:
@@ -69,6 +90,33 @@ def grader_check_outputs(nb: nbformat.NotebookNode, folder: Path) -> dict[str, s
             outputs[m.group(1)] = "".join(str(o.get("data", {}).get("text/plain", o.get("text", "")))
                                           + str(o.get("evalue", "")) for o in cell.outputs)
     return outputs
+
+
+class Project:
+    """A copy of the project (code, reference and chosen assignments) and its command line."""
+
+    def __init__(self, root: Path, assignments: tuple[str, ...]):
+        self.root = root
+        for name in ("autograder", "reference"):
+            shutil.copytree(PROJECT_ROOT / name, root / name, ignore=shutil.ignore_patterns("__pycache__"))
+        for name in assignments:
+            shutil.copytree(PROJECT_ROOT / "assignments" / name, root / "assignments" / name)
+        (root / "assignments").mkdir(exist_ok=True)
+        shutil.copy(PROJECT_ROOT / "otter_config.json", root / "otter_config.json")
+
+    def cli(self, *args: str, timeout: float = 900) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(self.root)}
+        return subprocess.run([sys.executable, "-m", "autograder.cli", *map(str, args)], cwd=self.root, env=env,
+                              capture_output=True, text=True, timeout=timeout)
+
+    def digest(self, folder: str) -> dict[str, str]:
+        return {str(p.relative_to(self.root)): hashlib.sha256(p.read_bytes()).hexdigest()
+                for p in sorted((self.root / folder).rglob("*")) if p.is_file() and "__pycache__" not in p.parts}
+
+
+@pytest.fixture
+def project(tmp_path):
+    return Project(tmp_path / "project", ())
 
 
 @pytest.fixture(scope="session")

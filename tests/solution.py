@@ -16,8 +16,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reference import calculus, least_squares, relu_elbow, ridge  # noqa: E402
-from reference.conventions import DEFAULT, Conventions  # noqa: E402
+from reference.hw0 import calculus, least_squares, relu_elbow, ridge  # noqa: E402
+from reference.hw0.conventions import DEFAULT, Conventions  # noqa: E402
 
 
 def make_plot(conv: Conventions):

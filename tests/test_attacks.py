@@ -22,9 +22,8 @@ import pytest
 import yaml
 from conftest import claimed_uids, load_catalogue, processes_of, with_function
 
-import autograder.checks.ridge
-import reference.calculus
-import reference.ridge
+import reference.hw0.calculus
+import reference.hw0.ridge
 from autograder.assignment import PROJECT_ROOT
 from autograder.batch import grade_batch, grade_paths
 from autograder.grade import Limits
@@ -95,8 +94,10 @@ def secrets(hw0) -> list[str]:
             value = case["expect"]["value"]
             data = value["data"] if isinstance(value, dict) else value if isinstance(value, list) else [value]
             found += [repr(v) for v in data[:3] if isinstance(v, float) and abs(v) > 1e-3 and len(repr(v)) > 8]
-    for module in (reference.ridge, reference.calculus, autograder.checks.ridge):
+    for module in (reference.hw0.ridge, reference.hw0.calculus):
         found += [ln.strip() for ln in inspect.getsource(module).splitlines() if len(ln.strip()) > 40]
+    checks = PROJECT_ROOT / "assignments" / "hw0" / "checks" / "ridge.py"
+    found += [ln.strip() for ln in checks.read_text().splitlines() if len(ln.strip()) > 40]
     return found
 
 

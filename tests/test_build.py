@@ -8,13 +8,12 @@ import re
 import shutil
 
 import nbformat
-from conftest import grader_check_outputs
+from conftest import grader_check_outputs, hw0_checks
 
-import reference.calculus
-import reference.least_squares
-import reference.relu_elbow
-import reference.ridge
-from autograder.checks import CHECKS
+import reference.hw0.calculus
+import reference.hw0.least_squares
+import reference.hw0.relu_elbow
+import reference.hw0.ridge
 
 SPEC_FUNCTIONS = {
     "q1a": ["d_xTc"], "q1b": ["d_sqnorm"], "q1c": ["d_Ax"], "q1d": ["d_xTAx"],
@@ -31,7 +30,7 @@ SPEC_FUNCTIONS = {
 
 
 def test_every_spec_function_is_checked_under_its_question():
-    checked = {(c.qid, c.func) for c in CHECKS["hw0"] if not c.optional}
+    checked = {(c.qid, c.func) for c in hw0_checks() if not c.optional}
     assert checked == {(q, f) for q, fs in SPEC_FUNCTIONS.items() for f in fs}
 
 

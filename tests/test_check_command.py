@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -9,17 +10,22 @@ import sys
 import pytest
 import yaml
 
-from autograder.assignment import PROJECT_ROOT, load_assignment
+from autograder.assignment import PROJECT_ROOT, list_assignments, load_assignment
 from autograder.variants import self_check
 
 
-def test_check_passes_on_hw0_and_prints_coverage(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", "--assignment", "hw0", "--seeds", "3",
+@pytest.mark.parametrize("name", list_assignments())
+def test_every_assignment_proves_itself_and_prints_coverage(tmp_path, name):
+    """The framework runs every assignment's catalogue, correct styles and seeds (``autograder check``)."""
+    proc = subprocess.run([sys.executable, "-m", "autograder.cli", "check", "--assignment", name, "--seeds", "3",
                            "--dist", str(tmp_path / "dist")], capture_output=True, text=True, timeout=900,
                           cwd=PROJECT_ROOT)
     assert proc.returncode == 0, proc.stdout + proc.stderr[-2000:]
-    assert "hw0: solution 41/41, blank 0 -> OK" in proc.stdout
-    assert "each on its own question only" in proc.stdout and "the solution on 3 seeds: every case passes" in proc.stdout
+    assignment = load_assignment(name)
+    assert f"{name}: solution {assignment.max_score:g}/{assignment.max_score:g}, blank 0 -> OK" in proc.stdout
+    caught = int(re.search(r"wrong-answer catalogue: (\d+) caught, each on its own question only", proc.stdout)[1])
+    assert caught == len(assignment.catalogue()) >= 25
+    assert "the solution on 3 seeds: every case passes" in proc.stdout
     assert "coverage: every question has a catalogue entry" in proc.stdout
 
 

@@ -7,12 +7,12 @@ import re
 import nbformat
 import pytest
 import solution
-from conftest import with_function
+from conftest import hw0_cases, hw0_checks, hw0_runtime, with_function
 
-from autograder import runtime
 from autograder.assignment import load_assignment
-from autograder.checks import CHECKS, cases_for
 from autograder.grade import grade_submission
+
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 
 STYLES = load_assignment("hw0").correct_styles()
 
@@ -22,10 +22,10 @@ def test_style_passes_on_every_seed(entry):
     ns = solution.namespace()
     exec(entry["code"], ns)
     func = re.match(r"def (\w+)\(", entry["code"]).group(1)
-    checks = [c for c in CHECKS["hw0"] if c.func == func]
+    checks = [c for c in hw0_checks() if c.func == func]
     assert checks and all(c.qid == entry["qid"] for c in checks)
     for seed in range(25):
-        for case in cases_for(checks, seed):
+        for case in hw0_cases(seed, checks=checks):
             passed, message = runtime.run_case(ns[func], case)
             assert passed, (seed, message)
 

@@ -16,9 +16,9 @@ import re
 import numpy as np
 import pytest
 import solution
-from conftest import load_catalogue
+from conftest import hw0_runtime, load_catalogue
 
-from autograder import runtime
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 
 CATALOGUE = load_catalogue()
 MIN_DIGITS = 4

@@ -26,6 +26,7 @@ import pytest
 import yaml
 from conftest import claimed_uids, processes_of, with_function
 
+from autograder import runtime
 from autograder.assignment import PROJECT_ROOT
 from autograder.batch import grade_batch, grade_paths
 from autograder.grade import Limits
@@ -135,6 +136,8 @@ from autograder.assignment import load_assignment
 from autograder.batch import grade_paths
 from autograder.grade import Limits
 from autograder.sandbox import make_sandbox
+
+from autograder import runtime
 sentinels = [subprocess.Popen(["sleep", "600"], start_new_session=s) for s in (False, True)]
 paths = [Path(p) for p in sys.argv[1:]]
 results = grade_paths(paths, load_assignment("hw0").plan, jobs=2, sandbox=make_sandbox("bwrap"),
@@ -297,7 +300,7 @@ def test_reference_is_masked_in_an_installed_wheel(tmp_path, venv_dir, built, hw
     assert str((site / "reference").resolve()) in layout.own_packages
     steal = textwrap.dedent("""
         def d_xTc(x, c):
-            import reference.calculus as rc
+            import reference.hw0.calculus as rc
             return rc.d_xTc(x, c)
         try:
             import reference
@@ -386,7 +389,6 @@ def test_an_invalid_output_fails_its_case_with_the_reason():
     case = {"label": "f(x)", "func": "f", "calls": [[]],
             "expect": {"kind": "tuple", "names": ["a", "b"], "items": [{"kind": "scalar", "value": 1.0, "rtol": 0,
                                                                        "atol": 0}] * 2}}
-    from autograder import runtime
 
     passed, message = runtime.judge_case(case, [record["out"]])
     assert not passed and "could not be read" in message

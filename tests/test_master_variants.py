@@ -17,13 +17,13 @@ import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import yaml  # noqa: E402
+from conftest import hw0_runtime  # noqa: E402
 
-from autograder import runtime  # noqa: E402
 from autograder.assignment import load_assignment  # noqa: E402
 from autograder.build import build, execute_master, master_notebook, read_master, render_master_text  # noqa: E402
 from autograder.solutions import render_markdown  # noqa: E402
-from reference.conventions import Conventions  # noqa: E402
 
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 KNOBS = ("layout", "loss_factor", "relu_grad_at_zero", "activation")
 COMBOS = [dict(zip(KNOBS, values)) for values in itertools.product(
     ("numerator", "denominator"), (0.5, 1.0), (0, 1), ("relu", "leaky"))]
@@ -35,7 +35,7 @@ def _label(knobs: dict) -> str:
 
 def variant(knobs: dict | None = None, *, q4n: bool = False):
     hw0 = load_assignment("hw0")
-    a = dataclasses.replace(hw0, conventions=Conventions(**(knobs or {}), alpha=0.1))
+    a = dataclasses.replace(hw0, knob_values={**hw0.knob_values, **(knobs or {}), "alpha": 0.1})
     if q4n:
         a = dataclasses.replace(a, include=[*a.question_ids, "q4n"])
     return a

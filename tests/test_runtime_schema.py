@@ -22,12 +22,12 @@ import nbformat  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
 import solution  # noqa: E402
-from conftest import with_function  # noqa: E402
+from conftest import hw0_runtime, with_function  # noqa: E402
 
-from autograder import runtime  # noqa: E402
 from autograder.batch import grade_paths  # noqa: E402
 from autograder.sandbox import make_sandbox  # noqa: E402
 
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 HOLLOW = {"t": "tuple", "len": 2, "items": []}
 REQUIRED = {  # each kind of output record → its required fields (the encoder's schema)
     "none": {"t"}, "bool": {"t", "v"}, "num": {"t", "v"}, "str": {"t", "v"}, "array": {"t", "shape", "data"},

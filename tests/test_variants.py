@@ -7,19 +7,18 @@ import dataclasses
 import itertools
 import json
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import Project, hw0_cases, hw0_checks, hw0_runtime
 
-from autograder import runtime
 from autograder.assignment import PROJECT_ROOT, load_assignment
 from autograder.batch import grade_paths
-from autograder.checks import CHECKS, cases_for
 from autograder.variants import SecretVariants, new_variant, self_check, student_assignment, student_notebooks
-from reference.conventions import Conventions
+from reference.hw0.conventions import Conventions
+
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 
 SECRET = b"course-secret-for-tests-0123456789"
 
@@ -46,14 +45,14 @@ def test_two_seeds_give_different_numbers_and_both_self_check(tmp_root):
 
 def test_denominator_layout_rejects_numerator_rows():
     conv = Conventions(layout="denominator")
-    checks = [c for c in CHECKS["hw0"] if c.func in ("d_xTc", "d_sqnorm", "d_xTAx")]
+    checks = [c for c in hw0_checks() if c.func in ("d_xTc", "d_sqnorm", "d_xTAx")]
     answers = {"d_xTc": lambda x, c: c.T, "d_sqnorm": lambda x: 2 * x.T, "d_xTAx": lambda A, x: x.T @ (A + A.T)}
-    for case in cases_for(checks, 7, conv):
+    for case in hw0_cases(7, conv, checks=checks):
         passed, message = runtime.run_case(answers[case["func"]], case)
         assert not passed
         assert "denominator layout" in message and "the transpose" in message
     right = {"d_xTc": lambda x, c: c, "d_sqnorm": lambda x: 2 * x, "d_xTAx": lambda A, x: (A + A.T) @ x}
-    assert all(runtime.run_case(right[c["func"]], c)[0] for c in cases_for(checks, 7, conv))
+    assert all(runtime.run_case(right[c["func"]], c)[0] for c in hw0_cases(7, conv, checks=checks))
 
 
 def test_per_student_variants_flag_copies_and_edited_metadata(tmp_path, built, hw0):
@@ -96,28 +95,21 @@ def _grade_with(paths, hw0, variants):
 
 
 def test_variant_new_then_build_then_grade_end_to_end(tmp_path):
+    project = Project(tmp_path / "project", ("hw0",))  # never the repository's own assignments/ or dist/
     name = "hw0-e2e-2027"
-    folder, dist = PROJECT_ROOT / "assignments" / name, PROJECT_ROOT / "dist" / name
-    cli = [sys.executable, "-m", "autograder.cli"]
-    try:
-        made = subprocess.run([*cli, "variant", "new", "--seed", "2027", "--name", name], capture_output=True,
-                              text=True, timeout=900)
-        assert made.returncode == 0, made.stdout + made.stderr
-        assert "-> OK" in made.stdout
-        subprocess.run([*cli, "build", "--assignment", name], check=True, capture_output=True, timeout=900)
-        out = tmp_path / "grades.csv"
-        subprocess.run([*cli, "grade", "--assignment", name, "--out", str(out), "--quiet",
-                        str(dist / "autograder" / f"{name}.ipynb"), str(dist / "student" / f"{name}.ipynb")],
-                       check=True, capture_output=True, timeout=900)
-        rows = list(csv.DictReader(out.open()))
-        variant = load_assignment(name)
-        assert [float(r["score"]) for r in rows] == [variant.max_score, 0.0]
-        plan = json.loads(variant.plan.to_json())
-        assert plan["name"] == name
-    finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        shutil.rmtree(dist, ignore_errors=True)
-        shutil.rmtree(PROJECT_ROOT / "dist" / f".{name}-master", ignore_errors=True)
+    made = project.cli("variant", "new", "--base", "hw0", "--seed", "2027", "--name", name)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "-> OK" in made.stdout
+    assert project.cli("build", "--assignment", name).returncode == 0
+    dist = project.root / "dist" / name
+    out = tmp_path / "grades.csv"
+    graded = project.cli("grade", "--assignment", name, "--out", out, "--quiet",
+                         dist / "autograder" / f"{name}.ipynb", dist / "student" / f"{name}.ipynb")
+    assert graded.returncode == 0, graded.stderr
+    rows = list(csv.DictReader(out.open()))
+    variant = load_assignment(name, root=project.root)
+    assert [float(r["score"]) for r in rows] == [variant.max_score, 0.0]
+    assert json.loads(variant.plan.to_json())["name"] == name
 
 
 def test_grade_paths_on_a_variant_uses_its_own_cases(tmp_root, built, hw0):
@@ -159,7 +151,7 @@ def test_every_knob_combination_builds_and_self_checks(tmp_root, knobs):
 
 def test_per_student_numeric_question(tmp_root, hw0):
     from autograder.build import build
-    from reference.relu_elbow import elbow_after_step
+    from reference.hw0.relu_elbow import elbow_after_step
 
     new_variant(base="hw0", name="hw0-num", seed=2040, include=hw0.question_ids + ["q4n"], root=tmp_root)
     variant = load_assignment("hw0-num", root=tmp_root)

@@ -7,11 +7,11 @@ from collections import Counter
 import nbformat
 import pytest
 import solution
-from conftest import load_catalogue, with_function
+from conftest import hw0_cases, hw0_checks, hw0_runtime, load_catalogue, with_function
 
-from autograder import runtime
 from autograder.batch import grade_paths
-from autograder.checks import CHECKS, cases_for
+
+runtime = hw0_runtime()  # the generic runtime with hw0's judges, as it ships
 
 CATALOGUE = load_catalogue()
 SEVERAL = ["q1d", "q2b", "q3d", "q3e", "q4a", "q4b", "q4d"]
@@ -34,8 +34,8 @@ def test_wrong_answer_is_caught_on_every_seed(entry):
     """In process, on 25 seeds: the wrong function fails some case of its question."""
     ns = solution.namespace()
     exec(entry["code"], ns)
-    checks = [c for c in CHECKS["hw0"] if c.qid == entry["qid"]]
-    escaped = [seed for seed in range(25) if _passes_all(ns, cases_for(checks, seed))]
+    checks = [c for c in hw0_checks() if c.qid == entry["qid"]]
+    escaped = [seed for seed in range(25) if _passes_all(ns, hw0_cases(seed, checks=checks))]
     assert escaped == [], f"{entry['id']} earned full marks on seeds {escaped}"
 
 

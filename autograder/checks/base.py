@@ -11,12 +11,14 @@ from __future__ import annotations
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import ModuleType
 from typing import Any
 
 import numpy as np
 
 from autograder import runtime
-from reference.conventions import DEFAULT, Conventions
+
+Conventions = Any  # an assignment's conventions object (its knobs), opaque to the core
 
 Args = list  # one call's positional arguments: arrays, floats, {"function": spec}
 Draw = Callable[[np.random.Generator, int], list[Args]]  # (rng, scenario) -> calls
@@ -45,12 +47,17 @@ class Check:
     def key(self) -> str:
         return f"{self.qid}/{self.func}" + (f"/{self.name}" if self.name else "")
 
-    def case(self, seed: int, index: int, *, hidden: bool, conv: Conventions = DEFAULT) -> dict:
-        """The case ``index`` of the public or hidden stream, as plain data."""
+    def case(self, seed: int, index: int, *, hidden: bool, conv: Conventions = None,
+             rt: ModuleType = runtime) -> dict:
+        """The case ``index`` of the public or hidden stream, as plain data.
+
+        ``rt`` is the assignment's runtime (the generic one plus its own judges and test
+        functions): it decodes the arguments exactly as the student's side will.
+        """
         rng = np.random.default_rng([seed, zlib.crc32(self.key.encode()), int(hidden), index])
         calls = self.draw(rng, index)
         encoded = [[_encode_arg(a) for a in call] for call in calls]
-        decoded = [runtime.decode_args(call) for call in encoded]
+        decoded = [rt.decode_args(call) for call in encoded]
         expect = self.expect(*decoded[0], calls=decoded, conv=conv)
         kind = "hidden" if hidden else "public"
         return {
@@ -64,15 +71,18 @@ class Check:
             "expect": expect,
         }
 
-    def cases(self, seed: int, conv: Conventions = DEFAULT, hidden_seed: int | None = None) -> list[dict]:
+    def cases(self, seed: int, conv: Conventions = None, hidden_seed: int | None = None,
+              rt: ModuleType = runtime) -> list[dict]:
         """Public cases from ``seed``; hidden ones from ``hidden_seed`` (a student's own), default ``seed``."""
         hidden_seed = seed if hidden_seed is None else hidden_seed
-        return [self.case(seed, i, hidden=False, conv=conv) for i in range(self.n_public)] + [
-            self.case(hidden_seed, i, hidden=True, conv=conv) for i in range(self.n_hidden)
+        return [self.case(seed, i, hidden=False, conv=conv, rt=rt) for i in range(self.n_public)] + [
+            self.case(hidden_seed, i, hidden=True, conv=conv, rt=rt) for i in range(self.n_hidden)
         ]
 
 
 def _encode_arg(a: Any) -> Any:
+    if isinstance(a, np.ndarray) and np.issubdtype(a.dtype, np.integer):
+        return runtime.encode_int_array(a)  # labels and indices stay integers
     if isinstance(a, np.ndarray):
         return runtime.encode_array(a)
     if isinstance(a, dict):
@@ -129,24 +139,6 @@ def expect_tuple(names: list[str], items: list[dict]) -> dict:
     return {"kind": "tuple", "names": names, "items": items}
 
 
-DENOMINATOR_HINT = ("In denominator layout (this assignment's convention) the derivative of a scalar by a column "
-                    "x of shape (n, 1) is a column of shape (n, 1), and a Jacobian is (n, m).")
-
-
-def layout_hint(conv: Conventions) -> str:
-    return NUMERATOR_HINT if conv.layout == "numerator" else DENOMINATOR_HINT
-
-
-def oriented(a: Any, conv: Conventions) -> np.ndarray:
-    """A numerator-layout array in the layout of ``conv`` (for alternatives)."""
-    a = np.asarray(a, dtype=float)
-    return a if conv.layout == "numerator" else a.T
-
-
-NUMERATOR_HINT = ("In numerator layout the derivative of a scalar by a column x of shape (n, 1) "
-                  "is a row of shape (1, n).")
-
-
 # --------------------------------------------------------------------------
 # Input generators
 # --------------------------------------------------------------------------
@@ -187,11 +179,6 @@ def tall_shape(rng: np.random.Generator) -> tuple[int, int]:
 def wide_shape(rng: np.random.Generator) -> tuple[int, int]:
     m, n = tall_shape(rng)
     return n, m
-
-
-def lam_value(rng: np.random.Generator) -> float:
-    """A ridge λ that is neither 0 nor 1 (so λ, √λ and λ² all differ)."""
-    return float(rng.choice([0.3, 0.6, 2.5, 4.0, 6.25]))
 
 
 def nonsymmetric(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.base import (
+from autograder.checks import (
     Check,
     alt,
     arr,
@@ -15,8 +15,8 @@ from autograder.checks.base import (
     tall_shape,
     wide_shape,
 )
-from reference import least_squares as ref
-from reference.conventions import DEFAULT
+from reference.hw0 import least_squares as ref
+from reference.hw0.conventions import DEFAULT
 
 _NULL_SPACE_MSG = ("Xw = y holds, but w is not the minimum-norm solution: it has a component in "
                    "the null space of X. The minimum-norm solution lies in the row space of X.")

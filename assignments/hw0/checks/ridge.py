@@ -4,20 +4,21 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.base import (
+from autograder.checks import (
     Check,
     alt,
     column,
     expect_array,
     expect_tuple,
-    lam_value,
     matrix_with_singular_values,
     singular_values,
     tall_shape,
     wide_shape,
 )
-from reference import ridge as ref
-from reference.conventions import DEFAULT
+from reference.hw0 import ridge as ref
+from reference.hw0.conventions import DEFAULT
+
+from .common import lam_value
 
 _SQRT_MSG = ("you scaled the extra block by λ. It enters the objective squared, so λ·I would add "
              "λ²‖w‖², not λ‖w‖²: which scale gives exactly λ‖w‖²?")

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import numpy as np
 
-from autograder.checks.base import (
+from autograder.checks import (
     Check,
     alt,
     arr,
     column,
     expect_array,
-    layout_hint,
     nonsymmetric,
-    oriented,
 )
-from reference import calculus as ref
-from reference.conventions import DEFAULT
+from reference.hw0 import calculus as ref
+from reference.hw0.conventions import DEFAULT
+
+from .common import layout_hint, oriented
 
 
 def _size(rng: np.random.Generator) -> int:

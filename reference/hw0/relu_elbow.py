@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reference.conventions import DEFAULT, Conventions
+from reference.hw0.conventions import DEFAULT, Conventions
 
 CASE_ANSWERS = {
     # (signed slope w, elbow) for the four cases with φ(x) − y = 1 and a small step.

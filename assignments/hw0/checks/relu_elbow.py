@@ -10,7 +10,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from autograder.checks.base import (
+from autograder.checks import (
     Check,
     alt,
     expect_array,
@@ -18,8 +18,8 @@ from autograder.checks.base import (
     expect_scalar,
     expect_tuple,
 )
-from reference import relu_elbow as ref
-from reference.conventions import DEFAULT, Conventions
+from reference.hw0 import relu_elbow as ref
+from reference.hw0.conventions import DEFAULT, Conventions
 
 _DYADIC_X = [-1.5, -0.75, 0.5, 1.25, 1.75]
 _DYADIC_W = [-2.25, -1.5, -0.5, 0.5, 1.5, 2.25]

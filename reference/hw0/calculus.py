@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from reference.conventions import DEFAULT, Conventions
+from reference.hw0.conventions import DEFAULT, Conventions
 
 
 def _orient(row: np.ndarray, conv: Conventions) -> np.ndarray:

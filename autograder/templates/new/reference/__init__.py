@@ -1,0 +1,1 @@
+"""Reference solutions of __NAME__: pure NumPy, one module per problem."""
