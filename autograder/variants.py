@@ -90,7 +90,8 @@ class SelfCheck:
             what = "NOT CAUGHT" if self.strict else "no longer wrong under this variant"
             lines.append(f"  {what} ({len(self.no_longer_wrong)}): " + ", ".join(self.no_longer_wrong))
         if self.not_applicable:
-            lines.append(f"  not applicable (sub-part left out): {len(self.not_applicable)}")
+            lines.append(f"  not applicable (its sub-part is not in this variant) ({len(self.not_applicable)}): "
+                         + ", ".join(self.not_applicable))
         if self.styles_checked:
             lines.append(f"  correct styles: {self.styles_checked - len(self.styles_failed)} of "
                          f"{self.styles_checked} earn full marks" + "".join(f"\n    FAILED {s}" for s in self.styles_failed))
@@ -220,12 +221,13 @@ def student_assignment(base: Assignment, secret: bytes, student_id: str) -> Assi
     return base.for_student(int(tag[:12], 16), student_id)
 
 
-def personal_text(base: Assignment, mine: Assignment) -> dict[str, str]:
+def personal_text(base: Assignment, mine: Assignment, common: list | None = None) -> dict[str, str]:
     """The Markdown cells that read differently for this student (their own numbers): the
-    common text → the student's.  Both renderings come from the same master, cell by cell."""
+    common text → the student's.  Both renderings come from the same master, cell by cell
+    (``common``: the base's cells, when already rendered)."""
     from autograder.build import read_master
 
-    common, own = read_master(base).cells, read_master(mine).cells
+    common, own = common if common is not None else read_master(base).cells, read_master(mine).cells
     if len(common) != len(own):
         raise UserError(f"{base.name}: the master has a different number of cells for a student; "
                         "per-student numbers may change text, not the notebook's structure")
@@ -236,16 +238,19 @@ def personal_text(base: Assignment, mine: Assignment) -> dict[str, str]:
 def student_notebooks(base: Assignment, secret: bytes, student_ids: list[str], *, template: Path,
                       out: Path) -> list[Path]:
     """One notebook per student from the built student notebook: the student's numbers and id."""
-    written = []
+    from autograder.build import read_master
+
+    written, common = [], read_master(base).cells
     for sid in student_ids:
         nb = nbformat.read(template, as_version=4)
         mine = student_assignment(base, secret, sid)
         nb.metadata["dlmath"] = {"assignment": base.name, "student_id": sid,
                                  "variant": variant_tag(secret, base.name, sid)[:16]}
-        own_text = personal_text(base, mine)
-        for cell in nb.cells:
-            if cell.cell_type == "markdown" and cell.source.strip() in own_text:
-                cell.source = own_text[cell.source.strip()]
+        own_text = personal_text(base, mine, common)
+        for cell in nb.cells:  # otter may merge its own comments into a Markdown cell: replace the text within
+            for common_text, student_text in own_text.items():
+                if cell.cell_type == "markdown" and common_text in cell.source:
+                    cell.source = cell.source.replace(common_text, student_text.strip())
         path = out / _safe(sid) / template.name
         path.parent.mkdir(parents=True, exist_ok=True)
         nbformat.write(nb, path)

@@ -61,7 +61,7 @@ def _solution_lines(master_nb) -> set[str]:
 
 def _reference_formula_lines() -> set[str]:
     out = set()
-    for module in (reference.calculus, reference.least_squares, reference.ridge, reference.relu_elbow):
+    for module in (reference.hw0.calculus, reference.hw0.least_squares, reference.hw0.ridge, reference.hw0.relu_elbow):
         for ln in inspect.getsource(module).splitlines():
             s = ln.strip()
             if len(s) > 20 and not s.startswith(("#", '"""')) and re.search(r"@|solve|svd|pinv|sqrt|maximum", s):

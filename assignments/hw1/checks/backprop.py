@@ -15,18 +15,31 @@ _STABLE_HINT = ("The result must be finite for logits as large as 1000 or as sma
 
 
 def _draw_logits(rng, i):
-    """Scenario i % 3: 0, moderate logits; 1, logits up to 1000 with one at −1000; 2, all near −1000."""
+    """Scenario i % 4: 0, moderate logits; 1, logits up to 1000 with one at −1000; 2, all near −1000; 3, one
+    near 1000 and the others near −1000 (a shift by the mean still overflows there)."""
     K = int(rng.integers(3, 7))
-    scenario = i % 3
+    scenario = i % 4
     if scenario == 0:
         z = rng.normal(size=(K, 1)) * 3
     elif scenario == 1:
         z = 1000 - rng.uniform(0, 3, size=(K, 1))
         z[rng.permutation(K)[:2], 0] = [1000.0, -1000.0]
-    else:
+    elif scenario == 2:
         z = -1000 + rng.normal(size=(K, 1)) * 2
         z[rng.integers(K), 0] = -1000.0
+    else:
+        z = -1000 + rng.uniform(0, 3, size=(K, 1))
+        z[rng.integers(K), 0] = 1000.0 - float(rng.uniform(0, 3))
     return [[z]]
+
+
+def _draw_spread(rng, i):
+    """Odd i: logits near ±1000 with several sizeable probabilities (scenarios 1 and 2 of ``_draw_logits``);
+    even i: moderate logits."""
+    if i % 2 == 0:
+        K = int(rng.integers(3, 7))
+        return [[rng.normal(size=(K, 1)) * 1.5]]
+    return _draw_logits(rng, 1 if i % 4 == 1 else 2)
 
 
 def _expect_softmax(z, calls, conv=None):
@@ -56,11 +69,6 @@ def _expect_logsumexp(z, calls, conv=None):
     )
 
 
-def _draw_moderate(rng, i):
-    K = int(rng.integers(3, 7))
-    return [[rng.normal(size=(K, 1)) * 1.5]]
-
-
 def _expect_jacobian(z, calls, conv=None):
     p = ref.softmax(z)
     K = p.shape[0]
@@ -81,8 +89,8 @@ def _expect_jacobian(z, calls, conv=None):
 
 
 def _draw_dce(rng, i):
-    K = int(rng.integers(3, 7))
-    return [[rng.normal(size=(K, 1)) * 1.5, int(rng.integers(K))]]
+    z = _draw_spread(rng, i)[0][0]
+    return [[z, int(rng.integers(z.shape[0]))]]
 
 
 def _expect_dce(z, k, calls, conv=None):
@@ -90,15 +98,19 @@ def _expect_dce(z, k, calls, conv=None):
     K = p.shape[0]
     e = np.zeros((K, 1))
     e[k] = 1.0
-    dp = np.zeros((1, K))
-    dp[0, k] = -1 / p[k, 0]
-    return expect_array(
-        (p - e).T,
+    alts = [
         alt((p - 1).T, "1 was subtracted from every entry; −log p_k depends on z_k in a way it does not on the "
                           "other logits."),
         alt(p.T, "the −e_k from −z_k in CE = −z_k + log Σ exp(zⱼ) is missing."),
         alt((e - p).T, "the sign is flipped: this is the derivative of log p_k, not of −log p_k."),
-        alt(dp, "this is ∂CE/∂p; chain it through the softmax Jacobian to get ∂CE/∂z."),
+    ]
+    if p[k, 0] > 0:  # p_k underflows to 0 when z_k is near −1000 and another logit near 1000
+        dp = np.zeros((1, K))
+        dp[0, k] = -1 / p[k, 0]
+        alts.append(alt(dp, "this is ∂CE/∂p; chain it through the softmax Jacobian to get ∂CE/∂z."))
+    return expect_array(
+        (p - e).T,
+        *alts,
         alt(p[k, 0] * (e - p).T, "this is ∂p_k/∂z; CE is −log p_k."),
         hint="Write CE = −z_k + log Σⱼ exp(zⱼ) and differentiate with respect to each zᵢ.",
         layout_hint=ROW_HINT,
@@ -187,9 +199,9 @@ def _expect_mlp(W1, b1, W2, b2, X, Y, calls, conv=None):
 
 
 CHECKS = [
-    Check("q3a", "softmax", ("z",), _draw_logits, _expect_softmax, n_public=3, n_hidden=3),
-    Check("q3b", "logsumexp", ("z",), _draw_logits, _expect_logsumexp, n_public=3, n_hidden=3),
-    Check("q3c", "softmax_jacobian", ("z",), _draw_moderate, _expect_jacobian),
+    Check("q3a", "softmax", ("z",), _draw_logits, _expect_softmax, n_public=4, n_hidden=4),
+    Check("q3b", "logsumexp", ("z",), _draw_logits, _expect_logsumexp, n_public=4, n_hidden=4),
+    Check("q3c", "softmax_jacobian", ("z",), _draw_spread, _expect_jacobian),
     Check("q3d", "dce_dlogits", ("z", "k"), _draw_dce, _expect_dce),
     Check("q3e", "mlp_grads", ("W1", "b1", "W2", "b2", "X", "Y"), _draw_mlp, _expect_mlp),
 ]

@@ -41,10 +41,10 @@ def _expect_grad(X, y, w, calls, conv=None):
     return expect_array(
         g,
         alt(-g, "the sign is flipped: differentiate ½‖Xw − y‖², whose residual is Xw − y, not y − Xw."),
-        alt(2 * g, "off by a factor 2: the ½ in L = ½‖Xw − y‖² cancels the 2 from the square."),
-        alt(g / m, "you divided by m: L = ½‖Xw − y‖² is a sum over the m rows, not a mean."),
+        alt(2 * g, "off by a factor 2: the ½ in ℓ = ½‖Xw − y‖² cancels the 2 from the square."),
+        alt(g / m, "you divided by m: ℓ = ½‖Xw − y‖² is a sum over the m rows, not a mean."),
         alt((X @ w).T @ X, "y is missing: the residual is Xw − y."),
-        hint="Write L = ½ Σᵢ ((Xw)ᵢ − yᵢ)², differentiate with respect to one weight wⱼ, and collect the "
+        hint="Write ℓ = ½ Σᵢ ((Xw)ᵢ − yᵢ)², differentiate with respect to one weight wⱼ, and collect the "
              "derivatives into a row.",
         layout_hint=ROW_HINT,
     )
@@ -77,11 +77,11 @@ def _expect_iterates(X, y, w0, lr, T, calls, conv=None):
         alt(_run(X, y, w0, lr, T, first=1), "the rows start at w₁: row 0 must be w0 itself, so there are T + 1 "
                                             "rows for w0, …, w_T."),
         alt(_run(X, y, w0, lr, T, scale=-1.0), "the iterates climb: a GD step goes against the gradient, "
-                                               "w ← w − η ∇L(w)."),
+                                               "w ← w − η ∇ℓ(w)."),
         alt(_run(X, y, w0, lr, T, scale=1 / m), "this is GD on the mean loss (gradient divided by m); "
-                                               "L = ½‖Xw − y‖² is a sum."),
-        alt(_run(X, y, w0, lr, T, scale=2.0), "each step is twice too long: the ½ in L cancels the 2 from "
-                                              "the square, so ∇L(w) = Xᵀ(Xw − y)."),
+                                               "ℓ = ½‖Xw − y‖² is a sum."),
+        alt(_run(X, y, w0, lr, T, scale=2.0), "each step is twice too long: the ½ in ℓ cancels the 2 from "
+                                              "the square, so ∇ℓ(w) = Xᵀ(Xw − y)."),
         alt(W[1:], "only T rows: include row 0 = w0ᵀ as well as the T iterates after it."),
         alt(W[:-1], "only T rows: after T steps there are T + 1 rows, w0ᵀ … w_Tᵀ."),
         hint="Start from w0 and take exactly T steps w ← w − lr·Xᵀ(Xw − y); row t holds w_tᵀ.",
@@ -106,10 +106,10 @@ def _expect_factors(s, lr, calls, conv=None):
         alt(np.abs(f), "the factor keeps its sign: when η σᵢ² > 1 the error along vᵢ flips sign every step, "
                        "so the factor is negative."),
         alt(lr * s ** 2, "this is how much of the error a step removes; the factor is what it keeps."),
-        alt(1 - 2 * lr * s ** 2, "a stray factor 2: with L = ½‖Xw − y‖², ∇L = XᵀX(w − w*)."),
+        alt(1 - 2 * lr * s ** 2, "a stray factor 2: with ℓ = ½‖Xw − y‖², ∇ℓ = XᵀX(w − w*)."),
         alt(f ** 2, "squared: that is the factor of the squared error component; the question asks for the "
                     "factor of the component itself."),
-        hint="Substitute ∇L(w) = XᵀX(w − w*) into the step and write w − w* in the basis of the vᵢ.",
+        hint="Substitute ∇ℓ(w) = XᵀX(w − w*) into the step and write w − w* in the basis of the vᵢ.",
     )
 
 
@@ -149,8 +149,9 @@ def _expect_best(X, calls, conv=None):
             alt(2 / (top + bottom) ** 2, "σ where σ² belongs: the factors involve σᵢ²."),
             alt(1 / (top ** 2 + bottom ** 2),
                 "a factor 2 is missing: at the best step the factors of σ₁ and σ_d are equal in size and opposite in sign."),
-            alt(2 / top ** 2, "this is the stability threshold, where the top factor is −1; the best step balances "
-                              "the top and the bottom factors."),
+            alt(2 / top ** 2, "this is the stability threshold of 1(d), where the top factor is −1, and also what "
+                              "σ_d² = 0 gives (the m × m matrix XXᵀ has zero eigenvalues when m > d: take σ_d² "
+                              "from XᵀX or the SVD); the best step balances the top and the bottom factors."),
             alt(1 / top ** 2, "1/σ₁² zeroes the top factor but leaves the bottom one at 1 − σ_d²/σ₁²; balancing "
                               "the two extremes does better."),
             hint="Only the factors of the largest and the smallest singular value matter: find the η that makes "
