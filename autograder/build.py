@@ -36,6 +36,7 @@ from autograder.gradescope import add_two_phase_grader
 from autograder.solutions import render_solutions
 
 RUNTIME_NAME = "dlmath_check"  # the runtime's module name next to the notebook
+EXPORT_NAME = "dlmath_export"  # adds the written answers' PDF to the student's export zip
 _PLACEHOLDER = "# CHECKS "
 CELL_TIMEOUT = 120  # seconds per master cell during the build's execution
 # run first in the kernel that executes the master; not part of the master itself
@@ -104,6 +105,8 @@ def apply_otter_config(nb: nbformat.NotebookNode, config_path: Path, name: str) 
             settings = yaml.safe_load(cell.source) or {}
             settings["generate"] = json.loads(config_path.read_text())
             settings["name"] = name
+            files = list(settings.get("files") or [])
+            settings["files"] = files + [f for f in (f"{RUNTIME_NAME}.py", f"{EXPORT_NAME}.py") if f not in files]
             cell.source = "# ASSIGNMENT CONFIG\n" + yaml.safe_dump(settings, sort_keys=False)
             return nb
     raise ValueError("the master has no '# ASSIGNMENT CONFIG' raw cell")
@@ -242,6 +245,22 @@ def requirements(assignment: Assignment) -> str:
     return "\n".join(dict.fromkeys(lines)) + "\n"
 
 
+_EXPORT_PDF = f"""
+# Your written answers as a PDF (made through Chromium), added to the zip for manual grading.
+import {EXPORT_NAME}
+{EXPORT_NAME}.add_written_pdf({{notebook!r}})"""
+
+
+def add_pdf_export(student_notebook: Path) -> None:
+    """Make the student notebook's export cell also add the written answers' PDF to the zip."""
+    nb = nbformat.read(student_notebook, as_version=4)
+    cells = [c for c in nb.cells if c.cell_type == "code" and "grader.export(" in c.source]
+    for cell in cells:
+        cell.source = cell.source.rstrip() + "\n" + _EXPORT_PDF.format(notebook=student_notebook.name)
+    if cells:
+        nbformat.write(nb, student_notebook)
+
+
 def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     """Write ``dist/<name>/student/<name>.ipynb`` and the otter zip under ``dist/<name>/autograder/``."""
     dist = dist or assignment.root / "dist"
@@ -251,6 +270,7 @@ def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
         shutil.rmtree(folder, ignore_errors=True)
     work.mkdir(parents=True)
     (work / f"{RUNTIME_NAME}.py").write_text(assignment.support, encoding="utf-8")
+    shutil.copy(Path(__file__).with_name("export.py"), work / f"{EXPORT_NAME}.py")
     (work / "requirements.txt").write_text(requirements(assignment))
     master = work / f"{assignment.name}.ipynb"
     nbformat.write(master_notebook(assignment), master)
@@ -273,6 +293,7 @@ def build(assignment: Assignment, *, dist: Path | None = None) -> BuildOutput:
     if len(zips) != 1:
         raise RuntimeError(f"expected one autograder zip, found {zips}")
     add_two_phase_grader(zips[0], assignment.plan)
+    add_pdf_export(out / "student" / f"{assignment.name}.ipynb")
     solutions = out / "solutions" / f"{assignment.name}-solutions.html"
     solutions.parent.mkdir(parents=True, exist_ok=True)
     solutions.write_text(render_solutions(executed, title=f"{assignment.name} — solutions"), encoding="utf-8")

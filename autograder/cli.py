@@ -9,11 +9,13 @@ import traceback
 from pathlib import Path
 
 from autograder.assignment import PROJECT_ROOT, Assignment, knob_values, list_assignments, load_assignment
-from autograder.batch import BatchInterrupted, find_submissions, grade_batch
+from autograder.batch import BatchInterrupted, find_submissions, grade_batch, write_atomically
 from autograder.build import MasterExecutionError, build
 from autograder.errors import UserError
 from autograder.feedback import write_feedback
 from autograder.grade import Limits, Result
+from autograder.gradebook import add_feedback, csv_text, roster_table, write_final
+from autograder.gradebook import report_html as gradebook_report
 from autograder.plan import GradingPlan
 from autograder.report import write_report
 from autograder.roster import owners, read_roster, write_roster_gradebook
@@ -21,6 +23,7 @@ from autograder.sandbox import make_sandbox
 from autograder.scaffold import new_assignment
 from autograder.submissions import printable
 from autograder.variants import SecretVariants, new_variant, read_secret, self_check, student_notebooks
+from autograder.written import write_written
 
 
 def _cmd_build(args: argparse.Namespace) -> int:
@@ -141,6 +144,34 @@ def _write_outputs(args: argparse.Namespace, results: list[Result], plan: Gradin
         print(f"wrote the class report to {args.report}")
 
 
+def _cmd_written(args: argparse.Namespace) -> int:
+    assignment = load_assignment(args.assignment)
+    out = Path(args.out)
+    counts = write_written(assignment, [Path(p) for p in args.paths], out, names=args.names)
+    print(f"{assignment.name}: {counts['submissions']} submissions, {counts['questions']} written questions; "
+          f"{counts['blank']} blank answers pre-scored 0, {counts['duplicates']} answers flagged as duplicates")
+    print(f"wrote {out / 'index.html'}, one page per question, and {out / 'scores.csv'} to fill in")
+    return 0
+
+
+def _cmd_gradebook(args: argparse.Namespace) -> int:
+    assignment = load_assignment(args.assignment)
+    out = Path(args.out)
+    questions, rows, table = write_final(assignment, Path(args.auto), Path(args.written), out)
+    print(f"wrote {len(rows)} rows to {out}")
+    if args.roster:
+        roster_out = out.with_name(out.stem + "-roster.csv")
+        write_atomically(roster_out, csv_text(roster_table(read_roster(Path(args.roster)), table)))
+        print(f"wrote the roster gradebook to {roster_out}")
+    if args.feedback_dir:
+        n = add_feedback(questions, rows, Path(args.feedback_dir))
+        print(f"added the written part to {n} feedback files in {args.feedback_dir}")
+    if args.report:
+        write_atomically(Path(args.report), gradebook_report(assignment, questions, rows))
+        print(f"wrote the report to {args.report}")
+    return 0
+
+
 def _cmd_new(args: argparse.Namespace) -> int:
     written = new_assignment(args.name)
     root = PROJECT_ROOT
@@ -173,6 +204,21 @@ def parser() -> argparse.ArgumentParser:
     b.add_argument("--assignment", help="one assignment (default: every one under assignments/)")
     b.add_argument("--dist", help="output folder (default: dist/)")
     b.set_defaults(run=_cmd_build)
+    wr = sub.add_parser("written", help="grading pages of the written answers, and scores.csv to fill in")
+    wr.add_argument("--assignment", required=True)
+    wr.add_argument("--out", required=True, help="folder for index.html, <question>.html and scores.csv")
+    wr.add_argument("--names", action="store_true", help="show submission names instead of anonymous codes")
+    wr.add_argument("paths", nargs="+", help="notebooks, otter export zips, or folders of them")
+    wr.set_defaults(run=_cmd_written)
+    gb = sub.add_parser("gradebook", help="merge autograded and written scores into the final gradebook")
+    gb.add_argument("--assignment", required=True)
+    gb.add_argument("--auto", required=True, help="the gradebook CSV written by `grade`")
+    gb.add_argument("--written", required=True, help="scores.csv from `written`, filled in")
+    gb.add_argument("--out", required=True, help="final gradebook CSV to write")
+    gb.add_argument("--roster", help="also write the per-student view (<out>-roster.csv)")
+    gb.add_argument("--feedback-dir", help="add the written scores, rubric items and comments to the feedback files")
+    gb.add_argument("--report", help="write a report of written and autograded scores side by side (HTML)")
+    gb.set_defaults(run=_cmd_gradebook)
     w = sub.add_parser("new", help="scaffold a working assignment (one example question) to edit")
     w.add_argument("name", help="lower-case letters, digits and '_'; also its reference package's name")
     w.set_defaults(run=_cmd_new)

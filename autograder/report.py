@@ -14,7 +14,7 @@ from autograder.grade import Result
 from autograder.plan import GradingPlan
 
 
-def _png(fig) -> str:
+def png_data(fig) -> str:
     import matplotlib.pyplot as plt
 
     buf = io.BytesIO()
@@ -32,7 +32,7 @@ def _score_histogram(results: list[Result], plan: GradingPlan) -> str:
     ax.set_xlabel(f"autograded score (out of {plan.max_score:g})")
     ax.set_ylabel("submissions")
     ax.set_title("Score distribution")
-    return _png(fig)
+    return png_data(fig)
 
 
 def _pass_rates(results: list[Result], plan: GradingPlan) -> tuple[str, dict[str, float]]:
@@ -46,7 +46,7 @@ def _pass_rates(results: list[Result], plan: GradingPlan) -> tuple[str, dict[str
     ax.set_ylabel("% of points earned")
     ax.set_title("Pass rate per question")
     ax.tick_params(axis="x", rotation=60)
-    return _png(fig), rates
+    return png_data(fig), rates
 
 
 def misconception_counts(results: list[Result]) -> list[tuple[str, str, int]]:
@@ -57,7 +57,7 @@ def misconception_counts(results: list[Result]) -> list[tuple[str, str, int]]:
     return [(q, m, n) for (q, m), n in counts.most_common()]
 
 
-def _table(header: list[str], rows: list[list[str]]) -> str:
+def html_table(header: list[str], rows: list[list[str]]) -> str:
     head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
     return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
@@ -86,16 +86,16 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
 img {{ max-width: 100%; }} h2 {{ border-bottom: 1px solid #ddd; }}
 </style></head><body>
 <h1>{html.escape(plan.name)} — class report</h1>
-<h2>Summary</h2>{_table(["", ""], summary)}
+<h2>Summary</h2>{html_table(["", ""], summary)}
 <h2>Score distribution</h2><img id="score-distribution" alt="score distribution" src="{hist}">
 <h2>Pass rate per question</h2><img id="pass-rates" alt="pass rate per question" src="{rates_png}">
 <p>Weakest questions: {", ".join(f"{q} ({100 * v:.0f}%)" for q, v in weakest)}.</p>
 <h2>Most common misconceptions</h2>
-{_table(["question", "misconception", "submissions"], mis) if mis else "<p>None recognised.</p>"}
+{html_table(["question", "misconception", "submissions"], mis) if mis else "<p>None recognised.</p>"}
 <h2>Flagged for review</h2>
-{_table(["submission", "flags"], flagged) if flagged else "<p>None.</p>"}
+{html_table(["submission", "flags"], flagged) if flagged else "<p>None.</p>"}
 <h2>Timed out, crashed or invalid</h2>
-{_table(["submission", "status", "details"], trouble) if trouble else "<p>None.</p>"}
+{html_table(["submission", "status", "details"], trouble) if trouble else "<p>None.</p>"}
 </body></html>
 """
 

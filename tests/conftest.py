@@ -22,6 +22,18 @@ from autograder.build import build  # noqa: E402
 from autograder.checks import cases_for  # noqa: E402
 
 
+def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
+    """Debian's headless Chromium with no network (its own network namespace, and a dead proxy)."""
+    if shutil.which("chromium") is None:
+        pytest.fail("chromium is not installed (scripts/setup-system.sh installs it)")
+    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+           "--disable-background-networking", "--disable-component-update", "--disable-sync",
+           "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>", f"--user-data-dir={profile}", *args]
+    if shutil.which("unshare"):
+        cmd = ["unshare", "-n", *cmd]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+
+
 def hw0_cases(seed: int, conv=None, *, checks=None) -> list[dict]:
     """Every case of hw0's checks (or of ``checks``) on ``seed`` under ``conv`` (default: hw0's own)."""
     hw0 = load_assignment("hw0")
