@@ -22,10 +22,13 @@ from __future__ import annotations
 import base64
 import html
 import re
+import unicodedata
 from collections.abc import Iterable
+from xml.etree.ElementTree import Element, tostring
+from xml.sax.saxutils import unescape
 
 import nbformat
-from latex2mathml.converter import convert as _latex_to_mathml
+from latex2mathml.converter import convert_to_element as _latex_to_mathml
 from markdown_it import MarkdownIt
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
@@ -41,8 +44,117 @@ class MathError(ValueError):
     """A LaTeX fragment that the converter cannot typeset."""
 
 
-# commands the converter lacks, rewritten into ones it has
-_MACROS = [(re.compile(r"\\arg\s*\\(min|max)(?![A-Za-z])"), r"\\operatorname{arg\1}")]
+# commands the converter lacks or mistypesets, rewritten into ones it handles
+_MACROS = [
+    (re.compile(r"\\arg\s*\\(min|max)(?![A-Za-z])"), r"\\operatorname{arg\1}"),
+    # it turns \mathrm{d} into a bare <mi>d</mi>, which browsers set in italic; \mathrm d keeps it upright
+    (re.compile(r"\\mathrm\s*\{\s*([A-Za-z])\s*\}"), r"{\\mathrm \1}"),
+]
+
+_PRIMES = frozenset("\u2032\u2033\u2034\u2057")  # ′ ″ ‴ ⁗
+_SCRIPTED = frozenset({"msup", "msubsup"})
+
+# mathvariant="…" → words of the Unicode names of the Mathematical Alphanumeric Symbols
+_VARIANTS = {"bold": "BOLD", "italic": "ITALIC", "bold-italic": "BOLD ITALIC", "script": "SCRIPT",
+             "bold-script": "BOLD SCRIPT", "fraktur": "FRAKTUR", "bold-fraktur": "BOLD FRAKTUR",
+             "double-struck": "DOUBLE-STRUCK", "sans-serif": "SANS-SERIF", "bold-sans-serif": "SANS-SERIF BOLD",
+             "sans-serif-italic": "SANS-SERIF ITALIC", "sans-serif-bold-italic": "SANS-SERIF BOLD ITALIC",
+             "monospace": "MONOSPACE"}
+
+
+def _text(el: Element) -> str:
+    """The characters of a token element (the converter keeps them as character references)."""
+    return html.unescape(el.text or "")
+
+
+def _set_text(el: Element, text: str) -> None:
+    el.text = "".join(f"&#x{ord(c):05X};" if ord(c) > 127 else html.escape(c, quote=False) for c in text)
+
+
+def _styled(char: str, variant: str) -> str:
+    """``char`` in the Unicode alphabet of ``variant`` (ℝ for double-struck R), or ``char`` if there is none."""
+    name = unicodedata.name(char, "")
+    letter = re.fullmatch(r"(?:LATIN|GREEK) (CAPITAL|SMALL) LETTER (\w+)", name)
+    key = f"{letter[1]} {letter[2]}" if letter else name.removeprefix("GREEK ").replace("LUNATE ", "")
+    if not key or key == "SPACE":
+        return char
+    words = _VARIANTS[variant]
+    # the holes of the block are the older Letterlike Symbols: ℝ, ℒ, ℭ (BLACK-LETTER), ℎ (PLANCK CONSTANT)
+    for candidate in (f"MATHEMATICAL {words} {key}", f"{words.replace('FRAKTUR', 'BLACK-LETTER')} {key}"):
+        try:
+            return unicodedata.lookup(candidate)
+        except KeyError:
+            pass
+    return "\u210e" if (words, key) == ("ITALIC", "SMALL H") else char
+
+
+def _apply_variants(el: Element, inherited: str | None = None) -> None:
+    """Write mathvariant styles as the styled characters: Chromium (MathML Core) ignores the attribute.
+
+    The converter emits ``<mi mathvariant="double-struck">R</mi>`` for ``\\mathbb R`` (and likewise for
+    \\mathcal L, \\mathbf x, \\boldsymbol\\theta …), which Chromium draws as a plain R.
+    """
+    variant = el.get("mathvariant", inherited)
+    if variant in _VARIANTS and len(el) == 0 and el.tag in ("mi", "mn", "mo", "mtext"):
+        text = _text(el)
+        styled = "".join(_styled(c, variant) for c in text)
+        if styled != text:
+            _set_text(el, styled)
+            el.attrib.pop("mathvariant", None)
+    for child in el:
+        _apply_variants(child, variant)
+
+
+def _is_prime(el: Element) -> bool:
+    """A token or row made of primes only (′, ″, …; ``x^{'}`` gives a row of an empty <mi/> and a prime)."""
+    if el.tag == "mrow":
+        tokens = [c for c in el if not (c.tag == "mi" and len(c) == 0 and not _text(c))]
+        return len(tokens) > 0 and all(_is_prime(c) for c in tokens)
+    return el.tag in ("mi", "mo") and len(el) == 0 and bool(_text(el)) and set(_text(el)) <= _PRIMES
+
+
+def _prime_operator(primes: list[Element]) -> Element:
+    mo = Element("mo", {"lspace": "0em", "rspace": "0em"})
+    _set_text(mo, "".join(_text(t) for p in primes for t in p.iter() if len(t) == 0))
+    return mo
+
+
+def _unscript_primes(el: Element) -> None:
+    """Set primes beside their base, at full size: ``x'`` → ``<mi>x</mi><mo>′</mo>``.
+
+    The converter writes ``x'`` as ``<msup><mi>x</mi><mi>′</mi></msup>``.  The prime glyph of a Unicode math
+    font is already raised; as a superscript Chromium shrinks and raises it again, into an illegible tick.
+    The primes leave the superscript; a subscript or the rest of the superscript stays on the primed base:
+    ``w'_i`` → ``<msub><mrow>w ′</mrow><mi>i</mi></msub>``, ``x'^2`` → ``<msup><mrow>x ′</mrow><mn>2</mn></msup>``.
+    """
+    for child in el:
+        _unscript_primes(child)
+    if el.tag not in _SCRIPTED or len(el) != (2 if el.tag == "msup" else 3):
+        return
+    sup = el[-1]
+    parts = list(sup) if sup.tag == "mrow" and not _is_prime(sup) else [sup]
+    primes = []
+    while parts and _is_prime(parts[0]):
+        primes.append(parts.pop(0))
+    if not primes:
+        return
+    base, subscript = el[0], list(el[1:-1])  # the subscript of an msubsup
+    if base.tag == "mo" and "rspace" not in base.attrib:  # \operatorname{relu}': no gap before the prime
+        base.set("rspace", "0em")
+    primed = [base, _prime_operator(primes)]
+    if len(parts) > 1:
+        row = Element("mrow")
+        row.extend(parts)
+        parts = [row]
+    el.clear()
+    if not subscript and not parts:
+        el.tag = "mrow"
+        el.extend(primed)
+        return
+    el.tag = "msubsup" if subscript and parts else "msub" if subscript else "msup"
+    row = Element("mrow")
+    row.extend(primed)
+    el.extend([row, *subscript, *parts])
 
 
 def latex_to_mathml(tex: str, *, display: bool) -> str:
@@ -51,9 +163,12 @@ def latex_to_mathml(tex: str, *, display: bool) -> str:
     for pattern, replacement in _MACROS:
         source = pattern.sub(replacement, source)
     try:
-        out = _latex_to_mathml(source, display="block" if display else "inline")
+        tree = _latex_to_mathml(source, display="block" if display else "inline")
     except Exception as exc:  # the converter raises assorted errors on bad input
         raise MathError(f"cannot typeset ${tex}$: {exc}") from exc
+    _apply_variants(tree)
+    _unscript_primes(tree)
+    out = unescape(tostring(tree, encoding="unicode"))  # as the converter serialises
     if "\\" in out:  # an unknown command was copied through as text
         raise MathError(f"cannot typeset ${tex}$: unknown command in {out!r}")
     return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")  # implied in HTML
@@ -73,8 +188,24 @@ _MD = _markdown()
 _FORMATTER = HtmlFormatter(cssclass="code", nowrap=False)
 
 
+_INLINE_MATH = r'<span class="math inline"><math display="inline">.*?</math></span>'
+# inline math with the text written against it, without a space: "for $x$, the", "($A$)", "$f$/$g$"
+_GLUED = re.compile(rf"(?:[^\s<>]*{_INLINE_MATH})+[^\s<>]*", flags=re.S)
+
+
+def _keep_together(match: re.Match) -> str:
+    """No line break between inline math and the punctuation (or text) next to it.
+
+    Browsers may break a line between an inline <math> and a following comma, which then starts the next line.
+    """
+    run = match.group(0)
+    if re.fullmatch(_INLINE_MATH, run, flags=re.S):
+        return run
+    return f'<span class="nowrap">{run}</span>'
+
+
 def render_markdown(text: str) -> str:
-    return _MD.render(text)
+    return _GLUED.sub(_keep_together, _MD.render(text))
 
 
 def _is_ignore(cell) -> bool:
@@ -151,6 +282,7 @@ body { font-family: "DejaVu Serif", Georgia, serif; line-height: 1.5; max-width:
        padding: 0 1rem; color: #1d1d1d; }
 math { font-family: math, "STIX Two Math", "Latin Modern Math", "Cambria Math", serif; font-size: 1.05em; }
 math[display="block"] { margin: 0.6em 0; }
+.nowrap { white-space: nowrap; }
 h1, h2 { font-family: "DejaVu Sans", Helvetica, sans-serif; }
 h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
 .solution { border-left: 4px solid #2a7ab9; background: #f5f9fc; padding: 0.3rem 1rem; margin: 0.8rem 0 1.6rem; }
