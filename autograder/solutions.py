@@ -24,8 +24,8 @@ import html
 import re
 import unicodedata
 from collections.abc import Iterable
+from functools import lru_cache
 from xml.etree.ElementTree import Element, tostring
-from xml.sax.saxutils import unescape
 
 import nbformat
 from latex2mathml.converter import convert_to_element as _latex_to_mathml
@@ -157,6 +157,10 @@ def _unscript_primes(el: Element) -> None:
     el.extend([row, *subscript, *parts])
 
 
+_ENTITY = re.compile(r"&amp;(#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
+
+
+@lru_cache(maxsize=65536)  # a class writes the same formulas many times
 def latex_to_mathml(tex: str, *, display: bool) -> str:
     """MathML for ``tex``; raises :class:`MathError` rather than leave raw LaTeX on the page."""
     source = tex.strip()
@@ -168,7 +172,9 @@ def latex_to_mathml(tex: str, *, display: bool) -> str:
         raise MathError(f"cannot typeset ${tex}$: {exc}") from exc
     _apply_variants(tree)
     _unscript_primes(tree)
-    out = unescape(tostring(tree, encoding="unicode"))  # as the converter serialises
+    # The converter keeps entities (&#x0221E;, &lt;) as text, which serialising escapes once more: undo that
+    # for entities only.  A blanket unescape would also turn a "<" typed in \text{...} into markup.
+    out = _ENTITY.sub(r"&\1;", tostring(tree, encoding="unicode"))
     if "\\" in out:  # an unknown command was copied through as text
         raise MathError(f"cannot typeset ${tex}$: unknown command in {out!r}")
     return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")  # implied in HTML
@@ -190,22 +196,37 @@ _FORMATTER = HtmlFormatter(cssclass="code", nowrap=False)
 
 _INLINE_MATH = r'<span class="math inline"><math display="inline">.*?</math></span>'
 # inline math with the text written against it, without a space: "for $x$, the", "($A$)", "$f$/$g$"
-_GLUED = re.compile(rf"(?:[^\s<>]*{_INLINE_MATH})+[^\s<>]*", flags=re.S)
-
-
-def _keep_together(match: re.Match) -> str:
-    """No line break between inline math and the punctuation (or text) next to it.
-
-    Browsers may break a line between an inline <math> and a following comma, which then starts the next line.
-    """
-    run = match.group(0)
-    if re.fullmatch(_INLINE_MATH, run, flags=re.S):
-        return run
-    return f'<span class="nowrap">{run}</span>'
+_MATH_SPAN = re.compile(_INLINE_MATH, flags=re.S)
+_STOP = frozenset(" \t\n\r\f\v<>")  # text "written against" math ends at a space or a tag
 
 
 def render_markdown(text: str) -> str:
-    return _GLUED.sub(_keep_together, _MD.render(text))
+    return _glue(_MD.render(text))
+
+
+def _glue(page: str) -> str:
+    """Wrap each run of inline math and the text written against it (no space between) in a nowrap span.
+
+    One pass over the inline-math spans, looking at the characters on either side: linear in the page."""
+    out, pos, matches, i = [], 0, list(_MATH_SPAN.finditer(page)), 0
+    while i < len(matches):
+        start = matches[i].start()
+        while start > pos and page[start - 1] not in _STOP:
+            start -= 1
+        j, end = i, matches[i].end()
+        while True:
+            while end < len(page) and page[end] not in _STOP:
+                end += 1
+            if j + 1 < len(matches) and matches[j + 1].start() == end:  # "$f$/$g$": one run
+                j, end = j + 1, matches[j + 1].end()
+                continue
+            break
+        run = page[start:end]
+        alone = i == j and start == matches[i].start() and end == matches[i].end()
+        out += [page[pos:start], run if alone else f'<span class="nowrap">{run}</span>']
+        pos, i = end, j + 1
+    out.append(page[pos:])
+    return "".join(out)
 
 
 def _is_ignore(cell) -> bool:

@@ -23,7 +23,8 @@ from autograder.assignment import PROJECT_ROOT  # noqa: E402
 from autograder.written import PLACEHOLDER, read_rubrics, written_questions  # noqa: E402
 
 HOSTILE = ("<script>document.title = 'pwned'</script> ![x](http://example.com/a.png) "
-           "<img src=http://example.com/b.png onerror=\"document.title='pwned'\"> [link](javascript:alert(1))")
+           "<img src=http://example.com/b.png onerror=\"document.title='pwned'\"> [link](javascript:alert(1)) "
+           "$\\text{<img src=x onerror=\"document.title='pwned'\">}$ and $a <b> c$")  # markup smuggled in math
 
 
 def _png() -> str:
