@@ -139,7 +139,7 @@ def _unscript_primes(el: Element) -> None:
     if not primes:
         return
     base, subscript = el[0], list(el[1:-1])  # the subscript of an msubsup
-    if base.tag == "mo" and "rspace" not in base.attrib:  # \operatorname{relu}': no gap before the prime
+    if base.tag == "mo" and "rspace" not in base.attrib:  # \operatorname{act}': no gap before the prime
         base.set("rspace", "0em")
     primed = [base, _prime_operator(primes)]
     if len(parts) > 1:

@@ -66,6 +66,9 @@ def pages(built, tmp_path_factory):
                      "with respect to x is the row c transposed, entry by entry.")
     nbformat.write(twin, subs / "tom.ipynb")
     nbformat.write(twin, subs / "tim.ipynb")
+    near = _answered(student, lambda k: f"The same long answer for part {k}: the derivative of the inner product "
+                     "with respect to x is the row c transposed, entry by entry, of course.")
+    nbformat.write(near, subs / "tam.ipynb")  # nearly identical: one phrase more
     (subs / "broken.ipynb").write_text("{not json")
     out = tmp / "out"
     proc = subprocess.run([sys.executable, "-m", "autograder.cli", "written", "--assignment", "hw0", "--out", str(out),
@@ -119,9 +122,10 @@ def test_a_grading_page_typesets_math_shows_images_and_runs_no_student_script(pa
     assert "<script>" in result["text"]  # shown as the text it is
     # the top: question, worked solution, rubric; then the six submissions, anonymised
     assert result["text"].index("Question") < result["text"].index("Worked solution") < result["text"].index("Rubric")
-    assert result["answers"] == 6 and "alice" not in result["text"] and re.search(r"S-[0-9a-f]{8}", result["text"])
+    assert result["answers"] == 7 and "alice" not in result["text"] and re.search(r"S-[0-9a-f]{8}", result["text"])
     assert result["blank"] == 2  # bea skipped this part; the unreadable notebook has no answer
-    assert result["dup"] == 2  # tom and tim
+    assert result["dup"] == 3  # tom and tim, identical; tam, nearly
+    assert result["text"].count("identical or nearly identical to") == 3
 
 
 def test_the_index_and_the_score_sheet(pages):
@@ -131,11 +135,11 @@ def test_the_index_and_the_score_sheet(pages):
     assert all(f'href="{q.name}.html"' in index for q in questions)
     assert "broken.ipynb" in index  # the unreadable notebook is named
     rows = list(csv.DictReader((out / "scores.csv").open()))
-    assert len(rows) == 6
+    assert len(rows) == 7
     bea = next(r for r in rows if r["submission"].endswith("bea.ipynb"))
     assert [bea[f"{q.name}:points"] for q in questions[:6]] == ["0"] * 5 + [""]
     assert bea[f"{questions[0].name}:comment"] == "blank answer"
-    assert "6 submissions, 22 written questions" in stdout
+    assert "7 submissions, 22 written questions" in stdout
 
 
 def _hw0():
@@ -218,7 +222,7 @@ def test_merge_gives_the_final_gradebook_exactly(pages):
     per_student = list(csv.DictReader((tmp / "final-roster.csv").open()))
     assert [(r["student_id"], r["name"], r["status"]) for r in per_student[:3]] == [
         ("alice", "Alice A", "ok"), ("bea", "Bea B", "ok"), ("zed", "Zed Z", "missing")]
-    assert len(per_student) == 3 + 4  # the four submissions no roster student owns keep their rows
+    assert len(per_student) == 3 + 5  # the five submissions no roster student owns keep their rows
     notes = " ".join(p.read_text() for p in feedback.glob("*.md"))
     assert "## Written answers" in notes and credit[0].comment in notes and "Good start; say why." in notes
     report = (tmp / "written-report.html").read_text()
