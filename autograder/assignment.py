@@ -154,9 +154,9 @@ class Assignment:
     def cases(self) -> list[dict]:
         """All cases, each with the points it is worth."""
         cases = cases_for(self.checks, self.seed, self.conventions, self.hidden_seed, rt=self.runtime)
-        count = {q: sum(c["qid"] == q for c in cases) for q in self.question_ids}
-        for case in cases:
-            case["points"] = self.points[case["qid"]] / count[case["qid"]]
+        weight = {q: sum(c["weight"] for c in cases if c["qid"] == q) for q in self.question_ids}
+        for case in cases:  # a question's points are split over its cases by weight (evenly, as a rule)
+            case["points"] = self.points[case["qid"]] * case.pop("weight") / weight[case["qid"]]
         return cases
 
     @property

@@ -159,6 +159,8 @@ def test_per_student_numeric_question(tmp_root, hw0):
     made = student_notebooks(variant, SECRET, ["s1", "s2"], template=out.student_notebook, out=tmp_root / "made")
     numbers = {sid: student_assignment(variant, SECRET, sid).numbers for sid in ("s1", "s2")}
     assert numbers["s1"] != numbers["s2"]
+    # a public check of the form only, worth nothing; the student's own hidden case carries the point
+    assert [(c["hidden"], c["points"]) for c in variant.cases if c["qid"] == "q4n"] == [(False, 0.0), (True, 1.0)]
     for sid, path in zip(("s1", "s2"), made):
         statement = next(c.source for c in nbformat.read(path, as_version=4).cells
                          if c.cell_type == "markdown" and "elbow_after_example" in c.source)

@@ -42,6 +42,11 @@ class Check:
     applies: Callable[[Conventions], bool] = lambda conv: True  # False: the check makes no sense under conv
     variable: bool = False  # judge the notebook's variable ``func`` instead of calling a function
     optional: bool = False  # only in variants that ask for it (``include``)
+    # A check whose answer differs per student (its numbers come from the hidden seed) can still have
+    # public cases: they check the answer's form only (``public_expect``) and carry ``public_weight``
+    # of the points (0: a check for the student alone).
+    public_expect: Expect | None = None
+    public_weight: float = 1.0
 
     @property
     def key(self) -> str:
@@ -58,7 +63,8 @@ class Check:
         calls = self.draw(rng, index)
         encoded = [[_encode_arg(a) for a in call] for call in calls]
         decoded = [rt.decode_args(call) for call in encoded]
-        expect = self.expect(*decoded[0], calls=decoded, conv=conv)
+        expect_of = self.public_expect if (self.public_expect and not hidden) else self.expect
+        expect = expect_of(*decoded[0], calls=decoded, conv=conv)
         kind = "hidden" if hidden else "public"
         return {
             "id": f"{self.key}/{kind}{index}",
@@ -69,6 +75,7 @@ class Check:
             "calls": encoded,
             "variable": self.variable,
             "expect": expect,
+            "weight": 1.0 if hidden else self.public_weight,
         }
 
     def cases(self, seed: int, conv: Conventions = None, hidden_seed: int | None = None,

@@ -77,7 +77,7 @@ def sgd_step(w: float, b: float, x: float, y: float, lr: float, *,
 
 
 def elbow_after_step(w: float, b: float, x: float, y: float, lr: float, *, conv: Conventions = DEFAULT) -> float:
-    """Elbow ``−b'/w'`` of the unit after one SGD step."""
+    """Elbow ``−b'/w'`` of the unit after one SGD step; ``nan`` when ``w' == 0`` (the new unit is flat)."""
     return elbow(*sgd_step(w, b, x, y, lr, conv=conv))
 
 

@@ -19,5 +19,5 @@ def conventions(knobs: dict) -> Conventions:
 
 
 def numbers(cases: list[dict]) -> dict | None:
-    case = next((c for c in cases if c["qid"] == "q4n"), None)
+    case = next((c for c in cases if c["qid"] == "q4n" and c["hidden"]), None)  # the student's own numbers
     return relu_elbow.example_numbers(case) if case else None

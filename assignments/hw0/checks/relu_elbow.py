@@ -317,14 +317,27 @@ def _expect_elbows_leaky(W1, b, W2, x, y, lr, alpha, calls, conv=DEFAULT):
 
 
 def _draw_example(rng, i):
-    """The numbers of the numeric sub-question: an active unit, a visible elbow shift."""
-    w, b, x = _unit(rng, 0)  # short decimals, so that the statement shows them exactly
-    return [[w, round(b, 2), x, round(float(rng.uniform(-1.5, 0.0)), 2), float(rng.choice([0.1, 0.2]))]]
+    """The numbers of the numeric sub-question: an active unit, a visible elbow shift, short decimals (so that
+    the statement shows them exactly) and a new slope w' of the sign of w with |w'| ≥ |w|/2, under every knob:
+    no division by w' ≈ 0 and no elbow that jumps across the pivot.  The unit is active (z ≥ 0.49), so only
+    the loss factor matters, and w' is linear in it: the largest factor (1, gradient 2(φ − y)) is the worst."""
+    while True:
+        w, b, x = _unit(rng, 0)
+        b, y, lr = round(b, 2), round(float(rng.uniform(-1.5, 0.0)), 2), float(rng.choice([0.1, 0.2]))
+        z = w * x + b
+        w_new = w - lr * 2.0 * (z - y) * x
+        if z > 0 and w_new * w > 0 and abs(w_new) >= abs(w) / 2:
+            return [[w, b, x, y, lr]]
 
 
 def example_numbers(case: dict) -> dict:
     """The numbers of a q4n case, for the statement."""
     return dict(zip(("w", "b", "x", "y", "lr"), case["calls"][0]))
+
+
+def _expect_example_form(*args, calls, conv=DEFAULT):
+    return {"kind": "finite_number",
+            "hint": "Set elbow_after_example to one number, a float (your answer is checked after the deadline)."}
 
 
 def _expect_example(w, b, x, y, lr, calls, conv=DEFAULT):
@@ -354,6 +367,8 @@ CHECKS = [
           n_public=1, n_hidden=3),
     Check("q4e", "elbows_after_step_leaky", ("W1", "b", "W2", "x", "y", "lr", "alpha"), _draw_net_leaky,
           _expect_elbows_leaky, n_public=1, n_hidden=3),
+    # The answer is the student's own (numbers from the hidden seed): the public case checks its form only
+    # and is worth nothing, so a copied answer still earns 0.
     Check("q4n", "elbow_after_example", ("w", "b", "x", "y", "lr"), _draw_example, _expect_example,
-          n_public=0, n_hidden=1, variable=True, optional=True),
+          n_public=1, n_hidden=1, variable=True, optional=True, public_expect=_expect_example_form, public_weight=0.0),
 ]
