@@ -8,7 +8,8 @@ This one file is shared by every grading path:
 * the hardened grader runs its *encoding* half inside the untrusted process and
   its *judging* half in the trusted process.
 
-It therefore depends on nothing but the standard library and NumPy, contains no
+It therefore depends on nothing but the standard library and NumPy (matplotlib is
+imported only to encode a Figure, which cannot exist without it), contains no
 reference solution, and never needs a secret: an expectation (the reference's
 answer, tolerances and the known wrong answers to recognise) arrives as plain
 data.  Everything that crosses a process boundary is JSON.
@@ -35,6 +36,9 @@ MAX_LINE_POINTS = 4_000  # points kept per plotted line
 MAX_DEPTH = 4  # containers nest at most this deep; deeper ones become "object" records
 MAX_NDIM = 8  # arrays with more dimensions are described, not shipped
 MAX_AXES = 8  # Axes kept from a figure
+MAX_POINTS = 64 * 64  # marker positions (scatter points) kept per Axes
+MAX_SEGMENTS = 512  # segments of line collections (vlines, hlines, stems) kept per Axes
+MAX_SEGMENT_POINTS = 16  # points kept per segment
 MAX_TOTAL = 1_000_000  # cost units of one whole output (see _own_cost); beyond, an "object" record
 MAX_STR, MAX_LABEL, MAX_KEY, MAX_TYPE, MAX_ERROR, MAX_MESSAGE = 200, 80, 50, 80, 200, 300  # text caps
 DEFAULT_CALL_SECONDS = 10.0  # per call in run_case (grader.check), as in the batch grader
@@ -145,6 +149,7 @@ def _own_cost(rec: dict) -> int:
         texts += rec["legend"]
         for ax in rec["axes"]:
             cost += 2 * len(ax["points"]) + 2 * len(ax["texts"]) + sum(2 * len(ln["xy"]) for ln in ax["lines"])
+            cost += sum(1 + 2 * len(seg) for seg in ax["segments"])
             texts += [ln["label"] for ln in ax["lines"]] + [tx["s"] for tx in ax["texts"]] + ax["legend"]
     return cost + sum(1 + len(s) // 16 for s in texts)
 
@@ -333,37 +338,210 @@ def _take(seq: Any, n: int) -> list:
     return list(itertools.islice(seq, n))
 
 
-def _xy_points(xs: Any, ys: Any) -> list[list[float | str]]:
+def _xy_points(xs: Any, ys: Any, cap: int = MAX_LINE_POINTS,
+               data: tuple[bool, bool] = (True, True)) -> list[list[float | str]]:
+    """At most ``cap`` points (evenly spread, both ends kept); a coordinate that is not in
+    data units (``data``: x, y) is shipped as 'nan'."""
     xs = np.asarray(xs, dtype=float).reshape(-1)
     ys = np.asarray(ys, dtype=float).reshape(-1)
     n = min(len(xs), len(ys))
     idx = np.arange(n)
-    if n > MAX_LINE_POINTS:
-        idx = np.unique(np.linspace(0, n - 1, MAX_LINE_POINTS).astype(int))
-    return [[_json_float(float(xs[i])), _json_float(float(ys[i]))] for i in idx]
+    if n > cap:
+        idx = np.unique(np.linspace(0, n - 1, cap).astype(int))
+    return [[_json_float(float(xs[i])) if data[0] else "nan", _json_float(float(ys[i])) if data[1] else "nan"]
+            for i in idx]
 
+
+def _mpl() -> Any:
+    """matplotlib's base classes, imported only to encode a Figure (which only exists where matplotlib does)."""
+    from types import SimpleNamespace
+
+    from matplotlib.artist import Artist
+    from matplotlib.axes import Axes
+    from matplotlib.collections import Collection, LineCollection
+    from matplotlib.figure import Figure, SubFigure
+    from matplotlib.legend import Legend
+    from matplotlib.lines import Line2D
+    from matplotlib.text import Annotation, Text
+
+    return SimpleNamespace(Artist=Artist, Axes=Axes, Collection=Collection, LineCollection=LineCollection,
+                           Figure=Figure, SubFigure=SubFigure, Legend=Legend, Line2D=Line2D,
+                           Annotation=Annotation, Text=Text)
+
+
+# A Figure is read through matplotlib's own (base-class) methods, artist by artist: an
+# artist of the wrong type, an invisible one, or one whose reading raises is left out.
+# Coordinates are shipped in data units; one that an artist gives in other units (axes
+# fractions, points, ...) is 'nan', so that nothing is mistaken for a data position.
 
 def _encode_figure(fig: Any) -> dict:
-    """Lines, markers, texts and legend entries of every Axes, in data coordinates."""
+    """Lines, markers, segments, texts and legend entries of every Axes, in data coordinates."""
+    mpl = _mpl()
+    base = next((c for c in (mpl.Figure, mpl.SubFigure) if issubclass(type(fig), c)), None)
+    if base is None:
+        raise TypeError("not a matplotlib Figure")
     axes = []
-    for ax in _take(fig.get_axes(), MAX_AXES):
-        lines = [{"xy": _xy_points(ln.get_xdata(), ln.get_ydata()), "label": _text(ln.get_label(), MAX_LABEL)}
-                 for ln in _take(ax.get_lines(), MAX_ITEMS)]
-        points = []
-        for coll in _take(ax.collections, MAX_ITEMS):
-            offsets = np.asarray(coll.get_offsets(), dtype=float).reshape(-1, 2)
-            points += _xy_points(offsets[:, 0], offsets[:, 1])[:MAX_ITEMS]
-        texts = []
-        for t in _take(ax.texts, MAX_ITEMS):
-            x, y = t.xy if hasattr(t, "xy") else t.get_position()
-            texts.append({"x": _json_float(float(x)), "y": _json_float(float(y)), "s": _text(t.get_text(), MAX_LABEL)})
-        legend = ax.get_legend()
-        labels = ([_text(t.get_text(), MAX_LABEL) for t in _take(legend.get_texts(), MAX_ITEMS)]
-                  if legend is not None else [])
-        axes.append({"lines": lines, "points": points, "texts": texts, "legend": labels})
-    fig_texts = (t for lg in _take(getattr(fig, "legends", []), MAX_ITEMS) for t in lg.get_texts())
-    fig_legends = [_text(t.get_text(), MAX_LABEL) for t in _take(fig_texts, MAX_ITEMS)]
-    return {"t": "figure", "axes": axes, "legend": fig_legends}
+    for ax in _kept(_take(base.axes.fget(fig), MAX_AXES), mpl):
+        try:
+            if issubclass(type(ax), mpl.Axes):
+                axes.append(_encode_axes(ax, mpl))
+        except Exception:  # an Axes that cannot be read is left out
+            continue
+    try:
+        legends = [lg for lg in _kept(_take(fig.legends, MAX_ITEMS), mpl) if issubclass(type(lg), mpl.Legend)]
+    except Exception:
+        legends = []
+    return {"t": "figure", "axes": axes, "legend": _legend_labels(legends, mpl)}
+
+
+def _kept(artists: list, mpl: Any) -> list:
+    """The visible ones of some artists (one whose visibility cannot be read is left out)."""
+    kept = []
+    for a in artists:
+        try:
+            if mpl.Artist.get_visible(a) is True:
+                kept.append(a)
+        except Exception:
+            continue
+    return kept
+
+
+def _legend_labels(legends: list, mpl: Any) -> list[str]:
+    labels: list[str] = []
+    for lg in legends:
+        try:
+            texts = _take(mpl.Legend.get_texts(lg), MAX_ITEMS)
+            labels += [_text(mpl.Text.get_text(t), MAX_LABEL) for t in texts if issubclass(type(t), mpl.Text)]
+        except Exception:
+            continue
+    return labels[:MAX_ITEMS]
+
+
+def _data_units(transform: Any, ax: Any, mpl: Any) -> tuple[bool, bool]:
+    """Whether ``transform`` reads x and y in ``ax``'s data units (an axvline's is (True, False))."""
+    if transform is ax.transData:
+        return True, True
+    if transform is mpl.Axes.get_xaxis_transform(ax):
+        return True, False
+    if transform is mpl.Axes.get_yaxis_transform(ax):
+        return False, True
+    return False, False
+
+
+def _coords_units(coords: Any, ax: Any, mpl: Any) -> tuple[bool, bool]:
+    """The same for an Annotation's ``xycoords``: "data", a transform, or a pair of them (x, y)."""
+    if type(coords) is tuple and tuple.__len__(coords) == 2:
+        return _coords_units(tuple.__getitem__(coords, 0), ax, mpl)[0], _coords_units(
+            tuple.__getitem__(coords, 1), ax, mpl)[1]
+    if type(coords) is str:
+        return (coords == "data",) * 2  # type: ignore[return-value]
+    return _data_units(coords, ax, mpl)
+
+
+def _children(ax: Any, mpl: Any) -> dict[str, list]:
+    """An Axes' visible lines, collections and texts, at most MAX_ITEMS of each, in drawing order.
+
+    Read from the Axes' own list of children by exact type, not through its ``lines`` or
+    ``collections`` views, which ask every child ``isinstance``: one child that raises there
+    would hide all the others.
+    """
+    kinds = {"lines": mpl.Line2D, "collections": mpl.Collection, "texts": mpl.Text}
+    found: dict[str, list] = {kind: [] for kind in kinds}
+    children = ax._children
+    if type(children) is not list:
+        raise TypeError("an Axes without its list of children")
+    for child in list.__getitem__(children, slice(0, MAX_ITEMS * MAX_ITEMS)):
+        for kind, cls in kinds.items():
+            if issubclass(type(child), cls) and len(found[kind]) < MAX_ITEMS and _kept([child], mpl):
+                found[kind].append(child)
+    return found
+
+
+def _encode_axes(ax: Any, mpl: Any) -> dict:
+    children = _children(ax, mpl)
+    lines = []
+    for ln in children["lines"]:
+        try:
+            lines.append(_line_record(ln, ax, mpl))
+        except Exception:
+            continue
+    points: list = []
+    segments: list = []
+    for coll in children["collections"]:
+        try:
+            points += _offsets(coll, ax, mpl, MAX_POINTS - len(points))
+        except Exception:
+            pass
+        try:
+            if issubclass(type(coll), mpl.LineCollection):
+                segments += _segments(coll, ax, mpl, MAX_SEGMENTS - len(segments))
+        except Exception:
+            pass
+    texts = []
+    for t in children["texts"]:
+        try:
+            texts += _text_record(t, ax, mpl)
+        except Exception:
+            continue
+    legend = mpl.Axes.get_legend(ax)
+    shown = legend is not None and issubclass(type(legend), mpl.Legend) and _kept([legend], mpl)
+    return {"lines": lines, "points": points, "segments": segments, "texts": texts,
+            "legend": _legend_labels([legend], mpl) if shown else []}
+
+
+_NO_STYLE = ("none", "", " ")  # matplotlib's spellings of "no marker" and "no line"
+
+
+def _line_record(ln: Any, ax: Any, mpl: Any) -> dict:
+    """A Line2D: its points, its label, whether it draws markers and whether it joins its points."""
+    data = _data_units(mpl.Artist.get_transform(ln), ax, mpl)
+    marker = mpl.Line2D.get_marker(ln)
+    has_marker = not (marker is None or isinstance(marker, str) and _text(marker, 8).lower() in _NO_STYLE)
+    joined = _text(mpl.Line2D.get_linestyle(ln), 8).lower() not in _NO_STYLE
+    return {"xy": _xy_points(mpl.Line2D.get_xdata(ln), mpl.Line2D.get_ydata(ln), MAX_LINE_POINTS, data)
+            if any(data) else [],
+            "label": _text(mpl.Artist.get_label(ln), MAX_LABEL),
+            "marker": bool(has_marker and _float(mpl.Line2D.get_markersize(ln)) > 0),
+            "joined": bool(joined and _float(mpl.Line2D.get_linewidth(ln)) > 0)}
+
+
+def _offsets(coll: Any, ax: Any, mpl: Any, cap: int) -> list:
+    """The marker positions of a collection (a scatter's points); none for one whose offsets
+    are not in data units (a LineCollection's, which are zero)."""
+    data = _data_units(mpl.Collection.get_offset_transform(coll), ax, mpl)
+    if cap <= 0 or not any(data):
+        return []
+    offsets = np.asarray(mpl.Collection.get_offsets(coll), dtype=float).reshape(-1, 2)
+    return _xy_points(offsets[:, 0], offsets[:, 1], cap, data)
+
+
+def _segments(coll: Any, ax: Any, mpl: Any, cap: int) -> list:
+    """The polylines of a LineCollection (``vlines``, ``hlines``, a stem's stems)."""
+    data = _data_units(mpl.Artist.get_transform(coll), ax, mpl)
+    if cap <= 0 or not any(data):
+        return []
+    out = []
+    for seg in _take(mpl.LineCollection.get_segments(coll), cap):
+        xy = np.asarray(seg, dtype=float).reshape(-1, 2)
+        if len(xy):
+            out.append(_xy_points(xy[:, 0], xy[:, 1], MAX_SEGMENT_POINTS, data))
+    return out
+
+
+def _text_record(t: Any, ax: Any, mpl: Any) -> list[dict]:
+    """A text at its position; an Annotation at the point it annotates (``xy``).  A text that
+    draws nothing (no characters, no arrow) is left out."""
+    s = _text(mpl.Text.get_text(t), MAX_LABEL)
+    if issubclass(type(t), mpl.Annotation):
+        if not s.strip() and t.arrow_patch is None:
+            return []
+        xy, data = t.xy, _coords_units(t.xycoords, ax, mpl)
+    else:
+        if not s.strip():
+            return []
+        xy, data = mpl.Text.get_position(t), _data_units(mpl.Artist.get_transform(t), ax, mpl)
+    x, y = np.asarray(xy, dtype=float).reshape(2).tolist()
+    return [{"x": _json_float(x) if data[0] else "nan", "y": _json_float(y) if data[1] else "nan", "s": s}]
 
 
 # --------------------------------------------------------------------------
@@ -486,11 +664,83 @@ def run_case(func: Any, case: dict | str, timeout: float | None = DEFAULT_CALL_S
     """
     if isinstance(case, str):
         case = json.loads(case)
-    if case.get("variable"):
-        outputs = [read_variable(func, timeout)]
-    else:
-        outputs = call_all(func, case["calls"], timeout)
+    before = _open_figures()
+    try:
+        if case.get("variable"):
+            outputs = [read_variable(func, timeout)]
+        else:
+            outputs = call_all(func, case["calls"], timeout)
+    finally:  # a figure the student's function drew is judged, not shown under grader.check
+        _close_figures_since(before)
     return judge_case(case, outputs)
+
+
+def _open_figures() -> set:
+    """The numbers of pyplot's open figures, if the student's code imported pyplot (else none)."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    try:
+        return set(plt.get_fignums()) if plt is not None else set()
+    except Exception:  # noqa: BLE001  (pyplot as the student's kernel left it)
+        return set()
+
+
+def _close_figures_since(before: set) -> None:
+    """Close the pyplot figures opened since ``before``: the notebook's inline backend would
+    otherwise draw them under the ``grader.check`` cell.  Figures the student opened in
+    their own cells stay open."""
+    import sys
+
+    plt = sys.modules.get("matplotlib.pyplot")
+    if plt is None:
+        return
+    try:
+        for number in set(plt.get_fignums()) - before:
+            plt.close(number)
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class CheckFailed(AssertionError):
+    """A failed check under ``grader.check``; its message is the teaching message, and otter shows
+    it alone (see :func:`check_case`)."""
+
+
+def check_case(func: Any, case: dict | str, timeout: float | None = DEFAULT_CALL_SECONDS) -> None:
+    """The body of a generated otter test: :func:`run_case`; a failure raises ``CheckFailed``.
+
+    otter prints a failed exception-format test as ``Error at line 13 in test <question>:``, the
+    test's source line (``assert passed, feedback``) and ``AssertionError: <message>``; for a
+    ``CheckFailed`` it prints the message alone (:func:`_otter_prints_check_messages_alone`).
+    """
+    passed, feedback = run_case(func, case, timeout)
+    if not passed:
+        _otter_prints_check_messages_alone()
+        raise CheckFailed(feedback)
+
+
+def _otter_prints_check_messages_alone() -> None:
+    """Have otter's exception-format tests report a ``CheckFailed`` by its message alone.
+
+    Only an otter already loaded is changed (the process that is running its tests: nothing
+    is imported here), only for ``CheckFailed`` (any other error keeps otter's own report),
+    and an otter without this hook is left as it is: its report is then merely longer.
+    """
+    import sys
+
+    cls = getattr(sys.modules.get("otter.test_files.exception_test"), "ExceptionTestFile", None)
+    original = getattr(cls, "_generate_error_message", None)
+    if original is None or getattr(original, "prints_check_messages_alone", False):
+        return
+
+    def _generate_error_message(self: Any, excp: BaseException, *args: Any, **kwargs: Any) -> str:
+        if isinstance(excp, AssertionError) and type(excp).__name__ == "CheckFailed":  # any copy of this module
+            return str(excp)
+        return original(self, excp, *args, **kwargs)
+
+    _generate_error_message.prints_check_messages_alone = True  # type: ignore[attr-defined]
+    cls._generate_error_message = _generate_error_message
 
 
 # --------------------------------------------------------------------------
@@ -642,13 +892,19 @@ class _Validator:
         # structure and texts first (cheap), then the cost, then the many numbers
         pairs: list = []
         for ax in _list_of(rec["axes"], MAX_AXES, "figure"):
-            if type(ax) is not dict or ax.keys() != {"lines", "points", "texts", "legend"}:
+            if type(ax) is not dict or ax.keys() != {"lines", "points", "segments", "texts", "legend"}:
                 _fail("malformed figure axes")
             for ln in _list_of(ax["lines"], MAX_ITEMS, "figure lines"):
-                if type(ln) is not dict or ln.keys() != {"xy", "label"} or not _is_text(ln["label"], MAX_LABEL):
+                if (type(ln) is not dict or ln.keys() != {"xy", "label", "marker", "joined"}
+                        or not _is_text(ln["label"], MAX_LABEL)
+                        or type(ln["marker"]) is not bool or type(ln["joined"]) is not bool):
                     _fail("malformed figure line")
                 pairs.append(_list_of(ln["xy"], MAX_LINE_POINTS, "figure line"))
-            pairs.append(_list_of(ax["points"], MAX_ITEMS * MAX_ITEMS, "figure points"))
+            pairs.append(_list_of(ax["points"], MAX_POINTS, "figure points"))
+            for seg in _list_of(ax["segments"], MAX_SEGMENTS, "figure segments"):
+                if not _list_of(seg, MAX_SEGMENT_POINTS, "figure segment"):
+                    _fail("an empty figure segment")
+                pairs.append(seg)
             for tx in _list_of(ax["texts"], MAX_ITEMS, "figure texts"):
                 if (type(tx) is not dict or tx.keys() != {"x", "y", "s"} or not _is_text(tx["s"], MAX_LABEL)
                         or not _is_number(tx["x"]) or not _is_number(tx["y"])):

@@ -86,12 +86,17 @@ def _judge_choice(out: dict, expect: dict) -> tuple[bool, str]:
 
 @judge("figure")
 def _judge_figure(out: dict, expect: dict) -> tuple[bool, str]:
+    """Both curves, both elbows marked at their x, the data point marked, and some labels.
+
+    Every Axes of the figure counts (a twin, a second panel).  A mark is whatever shows a
+    position: a marker (``plot(..., "o")``, ``scatter``, a stem's heads), an annotation's
+    point or a text's position, a vertical line (``axvline``, ``vlines``, a stem) for an x.
+    """
     if out["t"] != "figure":
         return False, f"expected a matplotlib Figure, got {describe(out)}."
     axes = out["axes"]
-    lines = [np.array([[unjson_float(v) for v in p] for p in ln["xy"]]).reshape(-1, 2)
-             for ax in axes for ln in ax["lines"]]
-    curves = [ln for ln in lines if len(np.unique(ln[:, 0])) >= 3]
+    lines = [(_points(ln["xy"]), ln) for ax in axes for ln in ax["lines"]]
+    curves = [xy for xy, ln in lines if (ln["joined"] or ln["marker"]) and len(np.unique(xy[:, 0])) >= 3]
     slope = expect.get("negative_slope", 0.0)
     for name, (w, b) in (("before", expect["before"]), ("after", expect["after"])):
         if not any(_is_relu_curve(c, w, b, slope) for c in curves):
@@ -99,16 +104,23 @@ def _judge_figure(out: dict, expect: dict) -> tuple[bool, str]:
                            "against t on a grid of points.")
     marks = _marked_points(axes, lines)
     for name, e in (("old", expect["elbows"][0]), ("new", expect["elbows"][1])):
-        if not any(abs(mx - e) <= 1e-6 * (1 + abs(e)) for mx, _ in marks):
+        if not any(_near(mx, e) for mx, _ in marks):
             return False, f"the {name} elbow is not marked at its x position (a marker, a vertical line or an annotation)."
     x0, y0 = expect["point"]
-    if not any(abs(mx - x0) <= 1e-6 * (1 + abs(x0)) and abs(my - y0) <= 1e-6 * (1 + abs(y0))
-               for mx, my in marks if my is not None):
+    if not any(_near(mx, x0) and _near(my, y0) for mx, my in marks):
         return False, "the data point (x, y) is not marked."
-    has_labels = any(ax["legend"] or ax["texts"] for ax in axes) or out["legend"]
-    if not has_labels:
+    labels = [s for ax in axes for s in ax["legend"] + [t["s"] for t in ax["texts"]]] + out["legend"]
+    if not any(s.strip() for s in labels):
         return False, "label the curves and markers with a legend or text."
     return True, "passed."
+
+
+def _near(got: float, want: float) -> bool:
+    return abs(got - want) <= 1e-6 * (1 + abs(want))  # False for nan
+
+
+def _points(xy: list) -> np.ndarray:
+    return np.array([[unjson_float(v) for v in p] for p in xy], dtype=float).reshape(-1, 2)
 
 
 def _is_relu_curve(c: np.ndarray, w: float, b: float, negative_slope: float = 0.0) -> bool:
@@ -121,16 +133,41 @@ def _is_relu_curve(c: np.ndarray, w: float, b: float, negative_slope: float = 0.
     return bool(np.all(np.abs(c[:, 1] - want) <= 1e-6 * scale))
 
 
-def _marked_points(axes: list, lines: list) -> list[tuple[float, float | None]]:
-    """Positions that mark something: scatter points, short lines, vertical lines, texts."""
-    marks: list[tuple[float, float | None]] = []
+def _vertical(xy: np.ndarray) -> bool:
+    """A drawn vertical line: one finite x, and a y extent (a y in axes units, 'nan', spans the Axes)."""
+    if len(xy) < 2 or not np.all(np.isfinite(xy[:, 0])) or np.ptp(xy[:, 0]) > 1e-12 * (1 + abs(xy[0, 0])):
+        return False
+    ys = xy[:, 1]
+    return bool(np.any(np.isnan(ys)) or len(np.unique(ys)) > 1)
+
+
+def _marked_points(axes: list, lines: list) -> list[tuple[float, float]]:
+    """Positions (x, y) that a figure marks; y is nan where only an x is marked.
+
+    Markers, scatter points, annotated points and text positions mark (x, y); a vertical
+    line or segment marks its x and its two ends.  A line without markers that is not
+    vertical (a curve, an ``axhline``, ``hlines``) marks nothing.
+    """
+    marks: list[tuple[float, float]] = []
+    strokes = [xy for xy, ln in lines if ln["joined"]]
     for ax in axes:
         marks += [(unjson_float(x), unjson_float(y)) for x, y in ax["points"]]
         marks += [(unjson_float(t["x"]), unjson_float(t["y"])) for t in ax["texts"]]
-    for ln in lines:
-        xs = np.unique(ln[:, 0])
-        if len(ln) <= 2:
-            marks += [(float(x), float(y)) for x, y in ln]
-        elif len(xs) == 1:  # a vertical line: its y values say nothing
-            marks.append((float(xs[0]), None))
+        strokes += [_points(seg) for seg in ax["segments"]]
+    for xy in strokes:
+        if _vertical(xy):
+            marks += [(float(xy[0, 0]), float("nan")), (float(xy[0, 0]), float(xy[0, 1])),
+                      (float(xy[-1, 0]), float(xy[-1, 1]))]
+    for xy, ln in lines:
+        if ln["marker"]:
+            marks += [(float(x), float(y)) for x, y in xy]
     return marks
+
+
+@judge("finite_number")
+def _judge_finite_number(out: dict, expect: dict) -> tuple[bool, str]:
+    """The form of an answer that is checked later: one finite number."""
+    got = as_array(out)
+    if got is None or got.size != 1 or not np.all(np.isfinite(got)):
+        return False, f"expected one finite number (a float), got {describe(out)}. {expect.get('hint', '')}".strip()
+    return True, "passed (the form only: the value is checked after the deadline)."
