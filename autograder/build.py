@@ -59,19 +59,21 @@ class MasterExecutionError(RuntimeError):
 
 
 def test_cell_source(case: dict) -> str:
-    """One otter exception-format test cell that runs ``case`` through the runtime."""
+    """One otter exception-format test cell that runs ``case`` through the runtime.
+
+    ``check_case`` raises on a failure with the teaching message, which ``grader.check`` then
+    shows alone (not otter's ``Error at line …`` / ``assert passed, feedback`` around it)."""
     name = "test_" + "".join(ch if ch.isalnum() else "_" for ch in case["id"])
-    data = json.dumps({k: case[k] for k in ("id", "qid", "func", "label", "calls", "expect")})
+    keys = ("id", "qid", "func", "label", "calls", "expect", *(("variable",) if case.get("variable") else ()))
+    data = json.dumps({k: case[k] for k in keys})  # "variable": a numeric answer is read, not called
     return "\n".join([
         '""" # BEGIN TEST CONFIG',
         f"points: {case['points']!r}",
         f"hidden: {'true' if case['hidden'] else 'false'}",
         '""" # END TEST CONFIG',
         f"def {name}({case['func']}):",
-        f"    from {RUNTIME_NAME} import run_case",
-        f"    case = {data!r}",
-        f"    passed, feedback = run_case({case['func']}, case)",
-        "    assert passed, feedback",
+        f"    from {RUNTIME_NAME} import check_case",
+        f"    check_case({case['func']}, {data!r})",
     ])
 
 

@@ -18,7 +18,7 @@ from autograder.gradebook import add_feedback, csv_text, roster_table, write_fin
 from autograder.gradebook import report_html as gradebook_report
 from autograder.plan import GradingPlan
 from autograder.report import write_report
-from autograder.roster import owners, read_roster, write_roster_gradebook
+from autograder.roster import nothing_graded, owners, read_roster, write_roster_gradebook
 from autograder.sandbox import make_sandbox
 from autograder.scaffold import new_assignment
 from autograder.submissions import printable
@@ -109,7 +109,7 @@ def _cmd_grade(args: argparse.Namespace) -> int:
         results = grade_batch([Path(p) for p in args.paths], plan, out=out, jobs=args.jobs, limits=limits,
                               sandbox=make_sandbox(args.sandbox), fresh=args.fresh, progress=not args.quiet,
                               plan_for=plan_for, announce=_tell,
-                              on_result=(lambda r: write_feedback(r, feedback)) if feedback else None)
+                              on_result=(lambda r: write_feedback(r, feedback, plan)) if feedback else None)
     except BatchInterrupted as exc:  # Ctrl-C: write everything for what was graded, then say how to resume
         interrupted, results = exc, exc.results
     _write_outputs(args, results, plan, out, feedback, interrupted.pending if interrupted else None)
@@ -134,13 +134,14 @@ def _write_outputs(args: argparse.Namespace, results: list[Result], plan: Gradin
     """Feedback, roster gradebook and report for ``results`` (after an interrupt: what was graded)."""
     if feedback:  # also for results resumed from the journal
         for r in results:
-            write_feedback(r, feedback)
+            write_feedback(r, feedback, plan)
+    students = None  # the roster's students with no graded submission, for the report
     if args.roster:
         roster_out = out.with_name(out.stem + "-roster.csv")
-        write_roster_gradebook(Path(args.roster), results, plan, roster_out, pending)
+        students = nothing_graded(write_roster_gradebook(Path(args.roster), results, plan, roster_out, pending))
         print(f"wrote the roster gradebook to {roster_out}")
     if args.report:
-        write_report(results, plan, Path(args.report))
+        write_report(results, plan, Path(args.report), students)
         print(f"wrote the class report to {args.report}")
 
 

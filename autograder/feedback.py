@@ -8,6 +8,7 @@ from pathlib import Path
 from autograder.batch import fmt_points as _fmt
 from autograder.batch import write_atomically
 from autograder.grade import Result
+from autograder.plan import GradingPlan
 from autograder.submissions import output_name, printable
 
 
@@ -27,10 +28,48 @@ def untrusted_text(text: str) -> str:
     return f"{fence} {text} {fence}"
 
 
-def feedback_markdown(result: Result) -> str:
+_LABEL = re.compile(r"^.*? \[\w+ case \d+\]: ", re.S)  # "f(x: (3, 1)) [hidden case 2]: " (checks' labels)
+_NUMBER = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def split_label(message: str) -> tuple[str, str]:
+    """A verdict's message as (the case's label, what it says about the answer)."""
+    m = _LABEL.match(message)
+    return (message[:m.end() - 2], message[m.end():]) if m else ("", message)
+
+
+def mistake_key(message: str) -> str:
+    """What a failure says, whatever the input: the label gone and every number alike, so that
+    ``expected shape (5, 12), got (5, 8)`` on one input and ``… (3, 7), got (3, 4)`` on another,
+    or one exception's sizes on each input, are one mistake."""
+    return _NUMBER.sub("#", split_label(message)[1])
+
+
+def _cases(failed: list[dict]) -> str:
+    public = sum(not v["hidden"] for v in failed)
+    hidden = len(failed) - public
+    parts = [f"{n} {kind}" for n, kind in ((public, "public"), (hidden, "hidden")) if n]
+    return f"{' and '.join(parts)} case{'s' if len(failed) > 1 else ''}"
+
+
+def _question_max(result: Result, qid: str, plan: GradingPlan | None) -> float | None:
+    if plan is not None and qid in plan.points:
+        return plan.points[qid]
+    points = [v["points"] for v in result.feedback if v["qid"] == qid]
+    return sum(points) if points else None
+
+
+def feedback_markdown(result: Result, plan: GradingPlan | None = None) -> str:
+    """The student's feedback; ``plan`` gives each question's points when no check of it ran
+    (an invalid notebook), else they are the sum of its checks' points."""
     lines = [f"# Feedback for {untrusted_text(Path(result.submission).name)}", "",
              f"Status: **{result.status}**. Autograded score: **{_fmt(result.score)} / {_fmt(result.max_score)}**.", ""]
-    if result.message:
+    if result.status == "invalid-notebook":
+        lines += ["This file could not be graded, so every question has 0 points. Why: "
+                  f"{untrusted_text(result.message or 'it is not a notebook')}.", "",
+                  "Open the notebook in Jupyter, save it, and submit the `.ipynb` file itself "
+                  "(or the zip that its export cell makes).", ""]
+    elif result.message:
         lines += [f"Notes: {untrusted_text(result.message)}", ""]
     by_question: dict[str, list[dict]] = {}
     for v in result.feedback:
@@ -38,21 +77,27 @@ def feedback_markdown(result: Result) -> str:
     lines += ["| question | points | checks passed |", "|---|---|---|"]
     for qid, score in result.scores.items():
         verdicts = by_question.get(qid, [])
-        lines.append(f"| {qid} | {_fmt(score)} | {sum(v['passed'] for v in verdicts)} / {len(verdicts)} |")
+        top = _question_max(result, qid, plan)
+        points = _fmt(score) if top is None else f"{_fmt(score)} / {_fmt(top)}"
+        lines.append(f"| {qid} | {points} | {sum(v['passed'] for v in verdicts)} / {len(verdicts)} |")
     groups: dict[tuple[str, str, str], list[dict]] = {}
     for v in result.feedback:
         if not v["passed"]:
-            groups.setdefault((v["qid"], v["func"], v["message"].split("]: ", 1)[-1]), []).append(v)
+            groups.setdefault((v["qid"], v["func"], mistake_key(v["message"])), []).append(v)
     if groups:
         lines += ["", "## What to reconsider", ""]
-        for (qid, func, message), failed in groups.items():
-            kinds = sorted({"hidden" if v["hidden"] else "public" for v in failed})
-            count = f"{len(failed)} {' and '.join(kinds)} case{'s' if len(failed) > 1 else ''}"
-            lines.append(f"- **{qid}** `{func}` ({count}): {untrusted_text(message)}")
+        for (qid, func, _), failed in groups.items():
+            shown = next((v for v in failed if not v["hidden"]), failed[0])  # a public input, when there is one
+            label, message = split_label(shown["message"])
+            line = f"- **{qid}** `{func}` ({_cases(failed)}): {untrusted_text(message)}"
+            if len({split_label(v["message"])[1] for v in failed}) > 1:
+                where = f"as on {untrusted_text(label)}; " if label else ""
+                line += f" ({where}the numbers differ from case to case)"
+            lines.append(line)
     return "\n".join(lines) + "\n"
 
 
-def write_feedback(result: Result, folder: Path) -> Path:
+def write_feedback(result: Result, folder: Path, plan: GradingPlan | None = None) -> Path:
     path = folder / feedback_name(result.key or result.submission)
-    write_atomically(path, feedback_markdown(result))
+    write_atomically(path, feedback_markdown(result, plan))
     return path

@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from autograder.batch import write_atomically
+from autograder.feedback import split_label
 from autograder.grade import Result
 from autograder.plan import GradingPlan
 
@@ -58,24 +59,53 @@ def misconception_counts(results: list[Result]) -> list[tuple[str, str, int]]:
 
 
 def html_table(header: list[str], rows: list[list[str]]) -> str:
-    head = "".join(f"<th>{html.escape(h)}</th>" for h in header)
+    """A table; with no ``header``, no heading row (a list of label and value pairs)."""
+    head = "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in header) + "</tr></thead>" if header else ""
     body = "".join("<tr>" + "".join(f"<td>{html.escape(str(c))}</td>" for c in row) + "</tr>" for row in rows)
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return f"<table>{head}<tbody>{body}</tbody></table>"
 
 
-def report_html(results: list[Result], plan: GradingPlan) -> str:
+def timed_out_functions(result: Result) -> list[str]:
+    """The student's functions whose calls ran past their time limit, in the order of the checks:
+    the runtime's verdict then reads ``<label>: `<func>` ran past its time limit…`` (also for the
+    calls skipped after one that did)."""
+    return list(dict.fromkeys(v["func"] for v in result.feedback if not v["passed"] and split_label(
+        v["message"])[1].startswith(f"`{v['func']}` ran past its time limit")))
+
+
+def trouble_details(result: Result) -> str:
+    """What went wrong with a submission that is not ``ok``, for the report's table."""
+    parts = []
+    slow = timed_out_functions(result)
+    if slow:
+        parts.append(f"timed out in {', '.join(slow)}")
+    if result.message:
+        parts.append(result.message[:160] + ("…" if len(result.message) > 160 else ""))
+    return "; ".join(parts)
+
+
+def report_html(results: list[Result], plan: GradingPlan,
+                students: tuple[list[str], list[list[str]]] | None = None) -> str:
+    """The class report; ``students`` (from a roster: a header and rows, see ``roster.nothing_graded``)
+    are the students on the roster with no graded submission."""
     graded = [r for r in results if r.status != "invalid-notebook"]
     scores = [r.score for r in results]
     statuses = Counter(r.status for r in results)
     hist = _score_histogram(results, plan)
     rates_png, rates = _pass_rates(graded, plan)
-    trouble = [[r.submission, r.status, r.message[:160]] for r in results if r.status != "ok"]
+    trouble = [[r.submission, r.status, trouble_details(r)] for r in results if r.status != "ok"]
     mis = [[q, m, str(n)] for q, m, n in misconception_counts(results)[:15]]
     flagged = [[r.submission, "; ".join(r.flags)] for r in results if r.flags]
     summary = [["submissions", str(len(results))],
                ["mean score", f"{statistics.mean(scores):.2f}" if scores else "–"],
                ["median score", f"{statistics.median(scores):.2f}" if scores else "–"],
                *[[f"status {s}", str(n)] for s, n in sorted(statuses.items())]]
+    absent = ""
+    if students is not None:
+        header, rows = students
+        summary.append(["roster students with no graded submission", str(len(rows))])
+        absent = "<h2>Roster students with no graded submission</h2>\n" + (
+            html_table(header, rows) if rows else "<p>None: every student on the roster has a graded submission.</p>")
     weakest = sorted(rates.items(), key=lambda kv: kv[1])[:5]
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(plan.name)} — class report</title>
@@ -86,7 +116,7 @@ td, th {{ border: 1px solid #ccc; padding: 4px 8px; text-align: left; }}
 img {{ max-width: 100%; }} h2 {{ border-bottom: 1px solid #ddd; }}
 </style></head><body>
 <h1>{html.escape(plan.name)} — class report</h1>
-<h2>Summary</h2>{html_table(["", ""], summary)}
+<h2>Summary</h2>{html_table([], summary)}
 <h2>Score distribution</h2><img id="score-distribution" alt="score distribution" src="{hist}">
 <h2>Pass rate per question</h2><img id="pass-rates" alt="pass rate per question" src="{rates_png}">
 <p>Weakest questions: {", ".join(f"{q} ({100 * v:.0f}%)" for q, v in weakest)}.</p>
@@ -96,9 +126,11 @@ img {{ max-width: 100%; }} h2 {{ border-bottom: 1px solid #ddd; }}
 {html_table(["submission", "flags"], flagged) if flagged else "<p>None.</p>"}
 <h2>Timed out, crashed or invalid</h2>
 {html_table(["submission", "status", "details"], trouble) if trouble else "<p>None.</p>"}
+{absent}
 </body></html>
 """
 
 
-def write_report(results: list[Result], plan: GradingPlan, out: Path) -> None:
-    write_atomically(out, report_html(results, plan))
+def write_report(results: list[Result], plan: GradingPlan, out: Path,
+                 students: tuple[list[str], list[list[str]]] | None = None) -> None:
+    write_atomically(out, report_html(results, plan, students))

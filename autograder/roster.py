@@ -88,44 +88,72 @@ def owners(roster: list[dict[str, str]], submissions: list[str]) -> dict[str, st
 RESOLVE = "add a 'submission' column to the roster naming the file to grade for each student concerned"
 
 
-def _placeholder(sid: str, shown: str, status: str, flag: str, plan: GradingPlan) -> list[str]:
-    return [sid, shown, status, "0", _fmt(plan.max_score), *["0"] * len(plan.question_ids), flag]
+def _placeholder(shown: str, status: str, flag: str, plan: GradingPlan) -> list[str]:
+    return [shown, status, "0", _fmt(plan.max_score), *["0"] * len(plan.question_ids), flag]
 
 
 def _student_row(sid: str, m: Matching, key: str | None, by_key: dict[str, Result], plan: GradingPlan) -> list[str]:
+    """The row of a student (without the id and the roster's own columns)."""
     if key in by_key:
         r = by_key[key]
-        return [sid, *gradebook_row(r, plan), "; ".join(r.flags)]
+        return [*gradebook_row(r, plan), "; ".join(r.flags)]
     if key is not None:
-        return _placeholder(sid, label(key), "pending", "not graded yet: the run was interrupted", plan)
+        return _placeholder(label(key), "pending", "not graded yet: the run was interrupted", plan)
     if sid in m.candidates:
         shown = ", ".join(label(k) for k in m.candidates[sid])
-        return _placeholder(sid, "", "ambiguous", f"ambiguous, none assigned; candidates: {shown}; {RESOLVE}", plan)
-    return _placeholder(sid, "", "missing", "", plan)
+        return _placeholder("", "ambiguous", f"ambiguous, none assigned; candidates: {shown}; {RESOLVE}", plan)
+    return _placeholder("", "missing", "", plan)
+
+
+NOTHING_GRADED = ("missing", "ambiguous", "pending")  # a roster student's status when no submission of theirs was graded
+
+
+def roster_columns(roster: list[dict[str, str]], taken: list[str]) -> list[tuple[str, str]]:
+    """The roster's own columns besides ``student_id`` and ``submission`` (a name, an email, a section),
+    in its order, as (column, heading); a heading that ``taken`` already uses gets ``roster_`` in front."""
+    keys = list(dict.fromkeys(k for st in roster for k in st if k not in ("student_id", "submission")))
+    return [(k, f"roster_{k}" if k in taken else k) for k in keys]
 
 
 def roster_rows(roster: list[dict[str, str]], results: list[Result], plan: GradingPlan,
                 pending: list[str] | None = None) -> list[list[str]]:
     """One row per student (``missing``, ``ambiguous``, ``pending`` when not graded), then unassigned submissions.
 
-    ``pending`` are the keys of submissions not graded yet (an interrupted run): they
-    take part in the matching, so that it is the same as in a complete run.
+    The roster's other columns (``name``, ...) follow ``student_id``.  ``pending`` are the keys of
+    submissions not graded yet (an interrupted run): they take part in the matching, so that it is
+    the same as in a complete run.
     """
     by_key = {r.key or r.submission: r for r in results}
     m = match(roster, [*by_key, *(pending or [])])
     mine = {sid: key for key, sid in m.owner.items()}
-    header = ["student_id", "submission", "status", "score", "max_score", *plan.question_ids, "flags"]
-    rows = [header] + [_student_row(st["student_id"], m, mine.get(st["student_id"]), by_key, plan)
+    ours = ["submission", "status", "score", "max_score", *plan.question_ids, "flags"]
+    extra = roster_columns(roster, ["student_id", *ours])
+    header = ["student_id", *(heading for _, heading in extra), *ours]
+    rows = [header] + [[st["student_id"], *(st.get(k, "") for k, _ in extra),
+                        *_student_row(st["student_id"], m, mine.get(st["student_id"]), by_key, plan)]
                        for st in {st["student_id"]: st for st in roster}.values()]
     for key, r in by_key.items():
         if key not in m.owner:
             fits = m.contested.get(key)
             note = [f"not assigned: could be the submission of {', '.join(fits)}, but that is ambiguous; {RESOLVE}"] \
                 if fits else []
-            rows.append(["", *gradebook_row(r, plan), "; ".join([*r.flags, *note])])
+            rows.append(["", *("" for _ in extra), *gradebook_row(r, plan), "; ".join([*r.flags, *note])])
     return rows
 
 
+def nothing_graded(rows: list[list[str]]) -> tuple[list[str], list[list[str]]]:
+    """From :func:`roster_rows`: the roster students with no graded submission (missing, ambiguous,
+    pending), as a header and rows: the id, the roster's own columns, the status and the note."""
+    header = rows[0]
+    status, first = header.index("status"), header.index("submission")
+    keep = [*range(first), status, len(header) - 1]
+    picked = [[row[i] for i in keep] for row in rows[1:] if row[0] and row[status] in NOTHING_GRADED]
+    return [*(header[i] for i in keep[:-1]), "note"], picked
+
+
 def write_roster_gradebook(roster_csv: Path, results: list[Result], plan: GradingPlan, out: Path,
-                           pending: list[str] | None = None) -> None:
-    write_atomically(out, _csv_text(roster_rows(read_roster(roster_csv), results, plan, pending)))
+                           pending: list[str] | None = None) -> list[list[str]]:
+    """Write ``out`` (the roster gradebook); its rows, for the class report."""
+    rows = roster_rows(read_roster(roster_csv), results, plan, pending)
+    write_atomically(out, _csv_text(rows))
+    return rows

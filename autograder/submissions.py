@@ -132,9 +132,25 @@ def read_notebook(path: Path) -> dict:
     try:
         nb = json.loads(raw)
     except (ValueError, UnicodeDecodeError, RecursionError) as exc:
-        raise InvalidNotebook(f"the notebook is not valid JSON ({str(exc)[:100]})") from exc
+        raise InvalidNotebook(not_json(raw, exc)) from exc
     _validate(nb)
     return nb
+
+
+def not_json(raw: bytes, exc: BaseException) -> str:
+    """Why ``raw`` is no notebook, for a student and a TA: where the JSON breaks, not the parser's words."""
+    if not raw.strip():
+        return "not a notebook: the file is empty"
+    if isinstance(exc, UnicodeDecodeError):
+        return f"not a notebook: the file is not UTF-8 text (byte {exc.start + 1} is not)"
+    if isinstance(exc, RecursionError):
+        return "not a notebook: the file is not valid JSON (it is nested far too deeply)"
+    if isinstance(exc, json.JSONDecodeError):
+        if exc.pos >= len(raw.rstrip()) or exc.msg.startswith("Unterminated"):
+            return (f"not a notebook: the file is not valid JSON (it is cut off: line {exc.lineno}, "
+                    f"column {exc.colno}); was it saved completely?")
+        return f"not a notebook: the file is not valid JSON (line {exc.lineno}, column {exc.colno})"
+    return "not a notebook: the file is not valid JSON"
 
 
 def _zip_notebook(f: BinaryIO) -> bytes:
@@ -170,7 +186,7 @@ def _check_central_directory(f: BinaryIO) -> None:
 
 def _validate(nb: object) -> None:
     if not isinstance(nb, dict) or not isinstance(nb.get("cells"), list):
-        raise InvalidNotebook("the file is JSON but not a notebook (no list of cells)")
+        raise InvalidNotebook("not a notebook: the file is JSON, but has no list of cells")
     for cell in nb["cells"]:
         if not isinstance(cell, dict) or not isinstance(cell.get("source", ""), (str, list)):
             raise InvalidNotebook("a cell of the notebook is malformed")

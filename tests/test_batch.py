@@ -130,10 +130,10 @@ def test_roster_feedback_and_report(tmp_path, built, solution_nb, hw0):
     subprocess.run([sys.executable, "-m", "autograder.cli", "grade", "--assignment", "hw0", "--out", str(out),
                     "--roster", str(roster), "--report", str(report), "--feedback-dir", str(tmp_path / "fb"),
                     "--quiet", str(folder)], check=True, timeout=600)
-    by_id = {r[0]: r for r in _rows(tmp_path / "grades-roster.csv")[1:]}
-    assert by_id["s001"][2:4] == ["ok", f"{hw0.max_score:g}"]
-    assert by_id["s003"][2] == "invalid-notebook"
-    assert by_id["s099"][1:3] == ["", "missing"]
+    by_id = {r[0]: r for r in _rows(tmp_path / "grades-roster.csv")[1:]}  # the roster's name follows the id
+    assert by_id["s001"][1] == "Ada" and by_id["s001"][3:5] == ["ok", f"{hw0.max_score:g}"]
+    assert by_id["s003"][3] == "invalid-notebook"
+    assert by_id["s099"][1:4] == ["Eve", "", "missing"]
     assert sum(1 for r in _rows(tmp_path / "grades-roster.csv")[1:] if r[0] == "") == 3  # s011..s013 unmatched
     feedback = sorted((tmp_path / "fb").glob("*.md"))
     assert len(feedback) == len(list(folder.iterdir()))

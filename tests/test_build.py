@@ -74,7 +74,7 @@ def test_student_folder_holds_no_solution_hidden_test_or_reference(built, hw0):
 
     student_dir = built.student_notebook.parent
     texts = {p.name: p.read_text() for p in student_dir.rglob("*") if p.is_file()}
-    assert set(texts) == {"hw0.ipynb", "dlmath_check.py"}
+    assert set(texts) == {"hw0.ipynb", "dlmath_check.py", "dlmath_export.py"}
     everything = "\n".join(texts.values())
     nb = json.loads(texts["hw0.ipynb"])
     tests = nb["metadata"]["otter"]["tests"]

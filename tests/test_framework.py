@@ -127,7 +127,7 @@ def test_per_student_notebooks_then_grading_with_the_secret_and_roster_flags_cop
                        "--out", tmp_path / "made", "--dist", project.root / "dist")
     assert made.returncode == 0, made.stderr
     folder = tmp_path / "made" / "s1"
-    assert sorted(p.name for p in folder.iterdir()) == ["demo1.ipynb", "dlmath_check.py"]
+    assert sorted(p.name for p in folder.iterdir()) == ["demo1.ipynb", "dlmath_check.py", "dlmath_export.py"]
     # s1 answers in their own folder, with grader.check in a real kernel
     nb = nbformat.read(folder / "demo1.ipynb", as_version=4)
     cell = next(c for c in nb.cells if c.cell_type == "code" and c.source.startswith("def sigmoid_grad("))

@@ -7,6 +7,7 @@ import numpy as np
 from autograder.checks import (
     Check,
     alt,
+    arr,
     column,
     expect_array,
     expect_tuple,
@@ -45,14 +46,21 @@ def _ridge_alternatives(X, y, lam):
     )
 
 
+_EXACT_FIT_MSG = ("your w fits this wide X exactly (Xw = y), so no penalty shrank it: this is what "
+                  "solve(XᵀX, Xᵀy) gives when λI is left out. With more unknowns than data points XᵀX is "
+                  "singular and has infinitely many solutions; XᵀX + λI is invertible for every λ > 0.")
+
+
 def _expect_ridge(X, y, lam, calls, conv=DEFAULT):
-    d = X.shape[1]
+    n, d = X.shape
+    exact_fit = [{"solves": {"M": arr(X), "r": arr(y)}, "message": _EXACT_FIT_MSG}] if n < d else []
     return expect_array(
         ref.ridge(X, y, lam),
-        *_ridge_alternatives(X, y, lam),
+        *_ridge_alternatives(X, y, lam),  # the least-squares (pseudoinverse) one first: it fits exactly too
         alt(np.linalg.pinv(X.T @ X + lam * np.ones((d, d))) @ X.T @ y,
             "λ was added to every entry of XᵀX. Differentiate λ‖w‖² = λ Σⱼ wⱼ²: which entries "
             "does it touch?"),
+        *exact_fit,
         hint="Set the derivative of ‖y − Xw‖² + λ‖w‖² with respect to w to zero and solve for w.",
     )
 
@@ -108,6 +116,8 @@ def _expect_posterior(w, X, y, lam, calls, conv=DEFAULT):
              "message": "this is ‖y − Xw‖² + λ‖w‖², the ridge objective: the same minimiser, but "
                         "2λ times the negative log-posterior."},
             alt_values("the noise has standard deviation √λ, so variance λ, not λ².", noise_power=2),
+            alt_values("the data term has lost its 1/λ: with noise of variance λ, −log p(y | w) is "
+                       "‖y − Xw‖²/(2λ) + const, not ‖y − Xw‖²/2 (that is noise of variance 1).", noise_power=0),
             alt_values("the prior N(0, I) contributes ‖w‖²/2, not ‖w‖².", prior=1.0),
             {"value": [-v for v in values], "message": "the sign is flipped: this is the log-posterior."},
         ],
