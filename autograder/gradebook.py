@@ -153,14 +153,18 @@ def roster_table(roster: list[dict[str, str]], table: list[list[str]]) -> list[l
 
     header, rows = table[0], table[1:]
     by_sub = {row[0]: row for row in rows}
-    owner = match(roster, list(by_sub)).owner
+    matching = match(roster, list(by_sub))
+    owner = matching.owner
     mine = {sid: sub for sub, sid in owner.items()}
     extra = [k for k in roster[0] if k not in ("student_id", "submission")] if roster else []
     out = [["student_id", *extra, *header]]
     blank = ["" for _ in header]
     for st in {st["student_id"]: st for st in roster}.values():
         sub = mine.get(st["student_id"])
-        row = by_sub[sub] if sub else [*blank[:1], "missing", *blank[2:]]
+        # a file name chosen by another student (mallory_bob.ipynb) can make bob's own file ambiguous: he has
+        # handed in, so he is not "missing"; the rows without a student id are the candidates
+        status = "unassigned (several submissions fit)" if matching.candidates.get(st["student_id"]) else "missing"
+        row = by_sub[sub] if sub else [*blank[:1], status, *blank[2:]]
         out.append([st["student_id"], *(st.get(k, "") for k in extra), *row])
     out += [["", *("" for _ in extra), *row] for sub, row in by_sub.items() if sub not in owner]
     return out

@@ -23,13 +23,14 @@ import base64
 import html
 import re
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from xml.etree.ElementTree import Element, tostring
 
 import nbformat
 from latex2mathml.converter import convert_to_element as _latex_to_mathml
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from pygments import highlight
 from pygments.formatters import HtmlFormatter
@@ -159,11 +160,49 @@ def _unscript_primes(el: Element) -> None:
 
 _ENTITY = re.compile(r"&amp;(#[0-9]+|#x[0-9A-Fa-f]+|[A-Za-z][A-Za-z0-9]*);")
 
+# Untrusted LaTeX (students' written answers).  Macro definitions expand without limit on size (\def of 9,000
+# characters used 99 times: 15 s and 9 MB of MathML from one 9 kB formula), so they are refused; \style, \class,
+# \href and \cssId write attributes (CSS that covers the page, the page's own classes such as "tag dup"), so
+# only the attributes that typesetting needs are kept, with plain values and bounded lengths.
+_MACRO_DEFINITION = re.compile(r"\\(?:[egx]?def|let|(?:re)?newcommand|providecommand|(?:re)?newenvironment"
+                               r"|DeclareMathOperator)(?![A-Za-z])")
+_LENGTHS = frozenset({"width", "height", "depth", "voffset", "lspace", "rspace", "mathsize", "minsize", "maxsize",
+                      "linethickness", "rowspacing", "columnspacing", "framespacing"})
+_PLAIN = frozenset({"display", "mathvariant", "stretchy", "fence", "separator", "largeop", "movablelimits", "accent",
+                    "accentunder", "form", "symmetric", "displaystyle", "scriptlevel", "notation", "columnalign",
+                    "rowalign", "columnlines", "rowlines", "frame", "equalrows", "equalcolumns", "mathcolor",
+                    "mathbackground", "open", "close", "separators", "align", "linebreak"})
+_PLAIN_VALUE = re.compile(r"#?[A-Za-z0-9 .+-]{0,40}")
+_LENGTH = re.compile(r"([+-]?)(\d+\.?\d*|\.\d+)(em|ex|px|pt|mu)?")
+_LENGTH_LIMIT = {"em": 10.0, "ex": 20.0, "px": 160.0, "pt": 120.0, "mu": 180.0, None: 10.0}
+
+
+def _plain_length(value: str) -> bool:
+    for word in value.split() or [""]:
+        m = _LENGTH.fullmatch(word)
+        if not (re.fullmatch(r"[A-Za-z]{1,20}", word) or m and float(m[2]) <= _LENGTH_LIMIT[m[3]]):
+            return False
+    return True
+
+
+def _sanitize(tree: Element) -> None:
+    """Keep only the attributes typesetting needs, with plain values (no CSS, no URL, no class)."""
+    for el in tree.iter():
+        for name, value in list(el.attrib.items()):
+            ok = (name in _LENGTHS and _plain_length(value)) or (name in _PLAIN and _PLAIN_VALUE.fullmatch(value))
+            if not ok:
+                del el.attrib[name]
+
 
 @lru_cache(maxsize=65536)  # a class writes the same formulas many times
-def latex_to_mathml(tex: str, *, display: bool) -> str:
-    """MathML for ``tex``; raises :class:`MathError` rather than leave raw LaTeX on the page."""
+def latex_to_mathml(tex: str, *, display: bool, untrusted: bool = False) -> str:
+    """MathML for ``tex``; raises :class:`MathError` rather than leave raw LaTeX on the page.
+
+    ``untrusted``: a student's LaTeX; no macro definitions, and no attribute beyond what typesetting needs.
+    """
     source = tex.strip()
+    if untrusted and _MACRO_DEFINITION.search(source):
+        raise MathError(f"cannot typeset ${tex[:200]}$: macro definitions are not allowed")
     for pattern, replacement in _MACROS:
         source = pattern.sub(replacement, source)
     try:
@@ -172,6 +211,8 @@ def latex_to_mathml(tex: str, *, display: bool) -> str:
         raise MathError(f"cannot typeset ${tex}$: {exc}") from exc
     _apply_variants(tree)
     _unscript_primes(tree)
+    if untrusted:
+        _sanitize(tree)
     # The converter keeps entities (&#x0221E;, &lt;) as text, which serialising escapes once more: undo that
     # for entities only.  A blanket unescape would also turn a "<" typed in \text{...} into markup.
     out = _ENTITY.sub(r"&\1;", tostring(tree, encoding="unicode"))
@@ -180,17 +221,18 @@ def latex_to_mathml(tex: str, *, display: bool) -> str:
     return out.replace(' xmlns="http://www.w3.org/1998/Math/MathML"', "")  # implied in HTML
 
 
-def _markdown() -> MarkdownIt:
+def _markdown(*, untrusted: bool = False) -> MarkdownIt:
     md = MarkdownIt("commonmark", {"html": False, "typographer": False}).enable("table")
 
     def render(content: str, options: dict) -> str:
-        return latex_to_mathml(content, display=bool(options.get("display_mode")))
+        return latex_to_mathml(content, display=bool(options.get("display_mode")), untrusted=untrusted)
 
     dollarmath_plugin(md, allow_space=True, allow_digits=False, double_inline=True, renderer=render)
     return md
 
 
 _MD = _markdown()
+_MD_UNTRUSTED = _markdown(untrusted=True)
 _FORMATTER = HtmlFormatter(cssclass="code", nowrap=False)
 
 
@@ -200,8 +242,29 @@ _MATH_SPAN = re.compile(_INLINE_MATH, flags=re.S)
 _STOP = frozenset(" \t\n\r\f\v<>")  # text "written against" math ends at a space or a tag
 
 
-def render_markdown(text: str) -> str:
-    return _glue(_MD.render(text))
+def render_markdown(text: str, *, untrusted: bool = False,
+                    image: Callable[[str], str | None] | None = None) -> str:
+    """HTML for Markdown with ``$…$`` math; raw HTML is escaped.
+
+    ``untrusted`` (a student's text): LaTeX as in :func:`latex_to_mathml`.  ``image``: called with the ``src``
+    of every image (inline or by reference), returns the ``src`` to use, or None to show the image's address
+    as text instead.
+    """
+    md = _MD_UNTRUSTED if untrusted else _MD
+    if image is None:
+        return _glue(md.render(text))
+    env: dict = {}
+    tokens = md.parse(text, env)
+    for block in tokens:
+        for i, token in enumerate(block.children or []):
+            if token.type == "image":
+                src = str(token.attrGet("src") or "")
+                new = image(src)
+                if new is None:
+                    block.children[i] = Token("text", "", 0, content=f"[image not shown: {src[:80]}]")
+                else:
+                    token.attrSet("src", new)
+    return _glue(md.renderer.render(tokens, md.options, env))
 
 
 def _glue(page: str) -> str:

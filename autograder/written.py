@@ -16,6 +16,7 @@ import hashlib
 import html
 import io
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -29,7 +30,9 @@ PLACEHOLDER = "_Type your answer here, replacing this text._"
 BEGIN, END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
 MAX_CELLS = 30  # answer cells kept per question
 MAX_TEXT = 20_000  # characters kept per answer cell
+MAX_ANSWER_TEXT = 40_000  # characters rendered per answer, all its cells together; the rest is cut
 MAX_IMAGE = 2_000_000  # base64 characters kept per image
+MAX_ANSWER_IMAGES = 8_000_000  # base64 characters shown per answer: an attachment named 900 times is 900 images
 IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
 
@@ -151,56 +154,80 @@ def _text(value: object) -> str:
     return value[:MAX_TEXT] if isinstance(value, str) else ""
 
 
-def _image(mime: str, data: object) -> str | None:
-    data = _text(data) if not isinstance(data, str) else data
-    if mime not in IMAGE_TYPES or not isinstance(data, str) or len(data) > MAX_IMAGE:
+def _image_uri(mime: str, data: object, budget: list[int] | None = None) -> str | None:
+    """A ``data:`` URI for base64 image data of an allowed type (a string, or a list of strings as nbformat
+    allows), or None; ``budget`` (characters left for this answer's images) is charged."""
+    if isinstance(data, list) and len(data) <= 100_000 and all(isinstance(v, str) for v in data):
+        data = "".join(data) if sum(map(len, data)) <= 2 * MAX_IMAGE else None
+    if mime not in IMAGE_TYPES or not isinstance(data, str) or len(data) > 2 * MAX_IMAGE:
         return None
     clean = re.sub(r"\s+", "", data)
-    if not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", clean):
+    if len(clean) > MAX_IMAGE or not re.fullmatch(r"[A-Za-z0-9+/]*={0,2}", clean):
         return None
-    return f'<img class="answer-image" alt="image" src="data:{mime};base64,{clean}">'
+    if budget is not None:
+        if len(clean) > budget[0]:
+            return None
+        budget[0] -= len(clean)
+    return f"data:{mime};base64,{clean}"
 
 
-def _attachment_uri(attachments: object, name: str) -> str | None:
+def _image(mime: str, data: object, budget: list[int] | None = None) -> str | None:
+    uri = _image_uri(mime, data, budget)
+    return f'<img class="answer-image" alt="image" src="{uri}">' if uri else None
+
+
+def _attachment_uri(attachments: object, name: str, budget: list[int] | None = None) -> str | None:
     if not isinstance(attachments, dict) or not isinstance(attachments.get(name), dict):
         return None
     for mime in IMAGE_TYPES:
-        tag = _image(mime, attachments[name].get(mime))
-        if tag:
-            return re.search(r'src="([^"]+)"', tag)[1]
+        uri = _image_uri(mime, attachments[name].get(mime), budget)
+        if uri:
+            return uri
     return None
 
 
-_IMAGE_LINK = re.compile(r"!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
+_DATA_IMAGE = re.compile(r"data:(image/(?:png|jpeg|gif|webp));base64,([A-Za-z0-9+/=]+)")
 
 
-def _student_markdown(source: str, attachments: object) -> str:
-    """Student Markdown as HTML: no raw HTML (escaped), images only from the notebook itself."""
+def _student_markdown(source: str, attachments: object, budget: list[int] | None = None) -> str:
+    """Student Markdown as HTML: no raw HTML (escaped), images only from the notebook itself.
+
+    Images are checked on the parsed Markdown, so every form (inline, by reference, with any title) is seen."""
+    from urllib.parse import unquote
+
     from autograder.solutions import render_markdown
 
-    def image(match: re.Match) -> str:
-        alt, url = match[1], match[2]
-        if url.startswith("attachment:"):
-            uri = _attachment_uri(attachments, url[len("attachment:"):])
-            if uri:
-                return f"![{alt}]({uri})"
-        elif re.match(r"data:image/(png|jpeg|gif|webp);base64,[A-Za-z0-9+/=]+$", url):
-            return match[0]
-        return f"[image not shown: {url[:80]}]"
+    budget = [MAX_ANSWER_IMAGES] if budget is None else budget
+    checked: dict[str, str | None] = {}  # an attachment is checked once, however often it is named
+
+    def image(src: str) -> str | None:
+        if src.startswith("attachment:"):
+            name = src[len("attachment:"):]
+            if name not in checked:
+                checked[name] = _attachment_uri(attachments, name) or _attachment_uri(attachments, unquote(name))
+            uri = checked[name]
+        else:
+            data = _DATA_IMAGE.fullmatch(src)
+            uri = _image_uri(data[1], data[2]) if data else None
+        if uri is None or len(uri) > budget[0]:
+            return None
+        budget[0] -= len(uri)
+        return uri
 
     try:
-        return render_markdown(_IMAGE_LINK.sub(image, source))
+        return render_markdown(source, untrusted=True, image=image)
     except Exception:  # noqa: BLE001  (malformed math: show the text as it is)
         return f"<pre>{html.escape(source)}</pre>"
 
 
-def _cell_html(cell: dict) -> tuple[str, str]:
-    """(html, text) of one answer cell."""
-    source = _text(cell.get("source"))
+def _cell_html(cell: dict, budget: list[int] | None = None, room: int = MAX_TEXT) -> tuple[str, str]:
+    """(html, text) of one answer cell; ``budget``: image characters left for the answer, ``room``: text."""
+    budget = [MAX_ANSWER_IMAGES] if budget is None else budget
+    source = _text(cell.get("source"))[:max(room, 0)]
     if cell.get("cell_type") == "markdown":
         if source.strip() == PLACEHOLDER:
             return "", ""
-        return _student_markdown(source, cell.get("attachments")), source
+        return _student_markdown(source, cell.get("attachments"), budget), source
     if cell.get("cell_type") != "code":
         return "", ""
     parts = [f'<pre class="code">{html.escape(source)}</pre>'] if source.strip() not in ("", "...") else []
@@ -208,43 +235,69 @@ def _cell_html(cell: dict) -> tuple[str, str]:
         data = out.get("data", {}) if isinstance(out, dict) else {}
         if not isinstance(data, dict):
             continue
-        images = [tag for mime in IMAGE_TYPES if mime in data for tag in [_image(mime, data[mime])] if tag]
-        if images:
-            parts.append(images[0])
+        image = next((tag for mime in IMAGE_TYPES if mime in data for tag in [_image(mime, data[mime], budget)]
+                      if tag), None)
+        if image:
+            parts.append(image)
         elif isinstance(out, dict) and out.get("output_type") == "stream":
             parts.append(f'<pre class="output">{html.escape(_text(out.get("text"))[:2000])}</pre>')
     text = source if source.strip() not in ("", "...") else ""
     return "\n".join(parts), text + (" [figure]" if len(parts) > (1 if text else 0) else "")
 
 
-def _find_prompt(cells: list, prompt: str) -> int | None:
+def _markdown_texts(cells: list) -> list[str]:
+    """Each cell's normalised text (markdown cells only): computed once per notebook, not once per question."""
+    return [_normal(_text(c.get("source"))) if isinstance(c, dict) and c.get("cell_type") == "markdown" else ""
+            for c in cells]
+
+
+def _find_prompt(cells: list, prompt: str, normals: list[str] | None = None) -> int | None:
     key = _normal(prompt)[:400]
-    for i, cell in enumerate(cells):
-        if isinstance(cell, dict) and cell.get("cell_type") == "markdown" and key and key in _normal(
-                _text(cell.get("source"))):
+    normals = _markdown_texts(cells) if normals is None else normals
+    for i, text in enumerate(normals):
+        if key and key in text:
             return i
     return None
 
 
-def answer_of(nb: dict, question: WrittenQuestion) -> Answer:
+def answer_of(nb: dict, question: WrittenQuestion, normals: list[str] | None = None,
+              position: tuple[int, int] | None = None) -> Answer:
+    """The answer below the question's prompt.  A prompt edited after release (so that no notebook holds
+    the master's text any more) is found by its place instead, ``position = (k, of n written questions)``,
+    when the notebook has exactly n written-question prompts; the page says so."""
     cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
-    start = _find_prompt(cells, question.prompt)
+    start = _find_prompt(cells, question.prompt, normals)
+    note = ""
+    if start is None and position is not None:
+        begins = [i for i, c in enumerate(cells) if isinstance(c, dict) and c.get("cell_type") == "markdown"
+                  and BEGIN in _text(c.get("source"))]
+        if len(begins) == position[1]:
+            start = begins[position[0]]
+            note = ('<p class="missing">Found by its place: this notebook\'s prompt differs from the master\'s '
+                    "(edited after release?); check that it is the right question.</p>")
     if start is None:
         return Answer('<p class="missing">The question is not in this notebook (deleted or edited).</p>', "", True,
                       found=False)
     parts, texts = [], []
+    budget, room = [MAX_ANSWER_IMAGES], MAX_ANSWER_TEXT
     for cell in cells[start + 1:start + 1 + MAX_CELLS]:
         if not isinstance(cell, dict):
             continue
         source = _text(cell.get("source"))
         if END in source or BEGIN in source:
             break
-        part, text = _cell_html(cell)
+        if room <= 0:
+            parts.append(f'<p class="missing">(cut: the answer is longer than {MAX_ANSWER_TEXT} characters)</p>')
+            break
+        part, text = _cell_html(cell, budget, room)
+        room -= len(source)
         if part:
             parts.append(part)
         texts.append(text)
-    text = "\n".join(t for t in texts if t.strip())
-    return Answer("\n".join(parts), text, blank=not text.strip())
+    text, body = "\n".join(t for t in texts if t.strip()), "\n".join(parts)
+    # the body is painted inside its own box: MathML moved or sized past it (\smash{\lower…}) cannot cover
+    # another answer, its header or its tags
+    return Answer(note + (f'<div class="answer-body">{body}</div>' if parts else ""), text, blank=not text.strip())
 
 
 def collect(assignment: Assignment, paths: list[Path]) -> tuple[list[WrittenQuestion], list[Submission]]:
@@ -259,14 +312,34 @@ def collect(assignment: Assignment, paths: list[Path]) -> tuple[list[WrittenQues
             problem = ""
         except (InvalidNotebook, OSError) as exc:
             nb, problem = {}, f"could not be read: {exc}"
-        answers = {q.name: answer_of(nb, q) for q in questions}
+        cells = nb.get("cells") if isinstance(nb.get("cells"), list) else []
+        normals = _markdown_texts(cells)
+        answers = {q.name: answer_of(nb, q, normals, (k, len(questions))) for k, q in enumerate(questions)}
         submissions.append(Submission(key, label(path), anonymous_code(key), answers, problem))
+    _unique_codes(submissions)
     return questions, submissions
+
+
+def _unique_codes(submissions: list[Submission]) -> None:
+    """Two submissions never share a code: a name chosen to collide with another's 8 hex digits gets more."""
+    seen: dict[str, int] = {}
+    for s in submissions:
+        seen[s.code] = seen.get(s.code, 0) + 1
+    for s in submissions:
+        if seen[s.code] > 1:
+            s.code = "S-" + hashlib.sha256(s.key.encode("utf-8", "surrogatepass")).hexdigest()[:16]
 
 
 # ------------------------------------------------------------------ duplicates
 
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+                        "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+
+
 def _normal(text: str) -> str:
+    """Lower case words and single spaces; invisible characters (a zero-width space inside a word, which
+    would split it and hide a copied answer from the duplicate check) removed, compatibility forms folded."""
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text))
     return re.sub(r"\s+", " ", re.sub(r"[^\w\s]", " ", text.lower())).strip()
 
 
@@ -311,7 +384,9 @@ body { font-family: system-ui, sans-serif; max-width: 60rem; margin: 2rem auto; 
 .tag { display: inline-block; font-size: .8rem; padding: 0 .4rem; border-radius: 4px; margin-left: .5rem; }
 .blank { background: #eee; color: #555; } .dup { background: #fde2b8; color: #7a4500; }
 .missing { color: #a00; } table { border-collapse: collapse; } td, th { border: 1px solid #ccd; padding: .2rem .5rem; }
-img.answer-image { max-width: 100%; } pre { white-space: pre-wrap; background: #f4f4f4; padding: .4rem; }
+img.answer-image { max-width: 100%; }
+.answer-body { contain: paint; overflow: auto; position: relative; isolation: isolate; border-left: 3px solid #ccd;
+               padding: 0 .6rem; } pre { white-space: pre-wrap; background: #f4f4f4; padding: .4rem; }
 math { font-size: 1.05em; }
 """
 

@@ -301,3 +301,21 @@ def test_the_export_zip_holds_a_pdf_of_every_written_answer(built, tmp_path):
     assert count == 22
     missing = [k for k in range(1, count + 1) if f"unique{k}zq" not in text.replace(" ", "")]
     assert missing == []
+
+
+def test_a_prompt_edited_after_release_is_found_by_its_place(built, tmp_path):
+    """Notebooks handed out before a prompt was reworded still have their answers read, with a note."""
+    from autograder.assignment import load_assignment
+    from autograder.written import collect
+
+    hw0 = load_assignment("hw0")
+    student = nbformat.read(built.student_notebook, as_version=4)
+    nb = _answered(student, lambda k: f"Answer {k} in place.")
+    first = written_questions(hw0)[0]
+    prompt_cell = next(c for c in nb.cells if c.cell_type == "markdown" and "BEGIN QUESTION" in c.source)
+    prompt_cell.source = prompt_cell.source.replace(first.prompt.strip()[:30], "An older wording of the prompt")
+    nbformat.write(nb, tmp_path / "old.ipynb")
+    _, (sub,) = collect(hw0, [tmp_path / "old.ipynb"])
+    answer = sub.answers[first.name]
+    assert not answer.blank and "Answer 1 in place." in answer.text and "Found by its place" in answer.html
+    assert sub.answers[written_questions(hw0)[1].name].text.startswith("Answer 2")
