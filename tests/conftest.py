@@ -34,6 +34,24 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
+def probe_page(page: Path, tmp: Path, script: str, *, height: int = 2000) -> dict:
+    """Open a page that forbids every script in offline Chromium with one probe script added (a nonce
+    no student text can carry) and return the JSON the probe writes into ``<pre id="probe">``."""
+    import json
+
+    text = page.read_text(encoding="utf-8")
+    assert "script-src" not in text and "default-src 'none'" in text  # the page forbids every script
+    probe = tmp / f"probe-{page.name}"
+    probe.write_text(text.replace("default-src 'none';", "default-src 'none'; script-src 'nonce-probe';")
+                     .replace("</body>", f'<script nonce="probe">{script}</script></body>'), encoding="utf-8")
+    proc = chromium(f"--window-size=1200,{height}", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
+                    profile=tmp / "profile")
+    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
+    assert found, proc.stderr[-1000:]
+    return json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+                      .replace("&quot;", '"'))
+
+
 def hw0_cases(seed: int, conv=None, *, checks=None) -> list[dict]:
     """Every case of hw0's checks (or of ``checks``) on ``seed`` under ``conv`` (default: hw0's own)."""
     hw0 = load_assignment("hw0")

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from conftest import chromium
 
 from autograder.assignment import PROJECT_ROOT, load_assignment
 from autograder.build import MasterExecutionError, build, read_master
@@ -137,15 +138,7 @@ window.addEventListener('load', () => setTimeout(() => {
 
 
 def _chromium(*args: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    if shutil.which("chromium") is None:
-        pytest.fail("chromium is not installed (scripts/setup-system.sh installs it)")
-    cmd = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-           "--disable-background-networking", "--disable-component-update", "--disable-sync",
-           "--proxy-server=127.0.0.1:9", "--proxy-bypass-list=<-loopback>",
-           f"--user-data-dir={tmp_path / 'chrome-profile'}", *args]
-    if shutil.which("unshare"):
-        cmd = ["unshare", "-n", *cmd]  # no network at all, where the kernel allows it
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
+    return chromium(*args, profile=tmp_path / "chrome-profile")
 
 
 def test_page_typesets_math_and_loads_figures_in_offline_chromium(built, tmp_path):

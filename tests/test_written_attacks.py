@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import io
 import json
-import re
 import subprocess
 import sys
 import time
@@ -23,7 +22,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
-from conftest import chromium  # noqa: E402
+from conftest import probe_page  # noqa: E402
 
 from autograder import written  # noqa: E402
 from autograder.assignment import PROJECT_ROOT  # noqa: E402
@@ -79,17 +78,7 @@ window.addEventListener('load', () => setTimeout(() => {
 
 
 def _probe(page: Path, tmp: Path) -> dict:
-    html = page.read_text(encoding="utf-8")
-    assert "script-src" not in html and "default-src 'none'" in html
-    probe = tmp / f"probe-{page.name}"  # the probe alone may run: a nonce no student text can carry
-    probe.write_text(html.replace("default-src 'none';", "default-src 'none'; script-src 'nonce-probe';")
-                     .replace("</body>", f'<script nonce="probe">{_PROBE}</script></body>'), encoding="utf-8")
-    proc = chromium("--window-size=1200,1600", "--virtual-time-budget=5000", "--dump-dom", probe.as_uri(),
-                    profile=tmp / "profile")
-    found = re.search(r'<pre id="probe">(.*?)</pre>', proc.stdout, re.S)
-    assert found, proc.stderr[-1000:]
-    return json.loads(found.group(1).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
-                      .replace("&quot;", '"'))
+    return probe_page(page, tmp, _PROBE, height=1600)
 
 
 @pytest.fixture(scope="module")
