@@ -11,7 +11,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
-from conftest import chromium
+from conftest import chromium, probe_page
 
 from autograder.assignment import PROJECT_ROOT, load_assignment
 from autograder.build import MasterExecutionError, build, read_master
@@ -326,3 +326,26 @@ def test_punctuation_stays_on_the_line_of_the_math_before_it(tmp_path):
     result = _measure([text], _GLUE_PROBE, tmp_path=tmp_path, width=320)
     assert result["width"] <= 500 and result["checked"] >= 300, result  # headless Chromium's narrowest window
     assert result["split"] == [], result["split"][:10]
+
+
+PROSE_BUDGET = 3_500  # words of prose in the solution boxes (an official solution set's length)
+_WORDS = """
+window.addEventListener('load', () => setTimeout(() => {
+  const boxes = [...document.querySelectorAll('section.solution')].map(s => s.cloneNode(true));
+  boxes.forEach(b => b.querySelectorAll('math, pre, code, figure, .label, .highlight').forEach(e => e.remove()));
+  const words = boxes.map(b => (b.innerText || b.textContent).split(/\\s+/).filter(w => /[A-Za-z]/.test(w)).length);
+  const out = document.createElement('pre');
+  out.id = 'probe';
+  out.textContent = JSON.stringify({boxes: boxes.length, words: words.reduce((a, b) => a + b, 0)});
+  document.body.appendChild(out);
+}, 300));
+"""
+
+
+def test_solution_prose_stays_within_its_word_budget(built, tmp_path):
+    """The worked solutions read like an official set: their prose (math, code and figures left out),
+    counted in Chromium as a reader sees it, stays under the budget."""
+    result = probe_page(built.solutions_html, tmp_path, _WORDS)
+    print(f"solution prose: {result['words']} words in {result['boxes']} solution boxes (budget {PROSE_BUDGET})")
+    assert result["boxes"] >= 40
+    assert 1_000 < result["words"] <= PROSE_BUDGET
