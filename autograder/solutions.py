@@ -358,9 +358,12 @@ def _blocks(nb: nbformat.NotebookNode) -> Iterable[tuple[bool, str]]:
             if not source or source.startswith("# CHECKS "):
                 continue
             code = highlight(source, PythonLexer(), _FORMATTER)
+            if _is_ignore(cell):  # verification code: folded away (still executed by the build); its figures stay
+                code = f'<details class="check"><summary>{_CHECK_SUMMARY}</summary>{code}</details>'
             yield solution, code + _outputs(cell)
 
 
+_CHECK_SUMMARY = "Numerical check (code, executed by the build)"
 _CSS = """
 body { font-family: "DejaVu Serif", Georgia, serif; line-height: 1.5; max-width: 60rem; margin: 2rem auto;
        padding: 0 1rem; color: #1d1d1d; }
@@ -374,6 +377,7 @@ h2 { border-bottom: 1px solid #ccc; margin-top: 2.5rem; }
                      letter-spacing: 0.05em; margin-top: 0.4rem; }
 .code { background: #fff; border: 1px solid #dde3e8; border-radius: 3px; overflow-x: auto; font-size: 0.85rem; }
 .code pre { margin: 0; padding: 0.5rem 0.7rem; }
+details.check > summary { font: 0.8rem "DejaVu Sans", sans-serif; color: #55606a; cursor: pointer; margin: 0.3rem 0; }
 pre.output { background: #f0f0f0; padding: 0.4rem 0.7rem; font-size: 0.8rem; overflow-x: auto; }
 figure { margin: 0.5rem 0; text-align: center; }
 img.figure { max-width: 100%; height: auto; }

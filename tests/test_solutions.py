@@ -349,3 +349,18 @@ def test_solution_prose_stays_within_its_word_budget(built, tmp_path):
     print(f"solution prose: {result['words']} words in {result['boxes']} solution boxes (budget {PROSE_BUDGET})")
     assert result["boxes"] >= 40
     assert 1_000 < result["words"] <= PROSE_BUDGET
+
+
+def test_verification_code_is_folded_away_and_its_figures_stay_in_view(built, hw0):
+    """Every `# IGNORE` check's code sits in a closed <details> (it still ran in the build); figures stay visible."""
+    from autograder.build import read_master
+
+    page = built.solutions_html.read_text(encoding="utf-8")
+    checks = [c for c in read_master(hw0).cells if c.cell_type == "code" and c.source.lstrip().upper().startswith(
+        "# IGNORE")]
+    folded = re.findall(r'<details class="check">(.*?)</details>', page, re.S)
+    assert len(folded) == len(checks) >= 20
+    assert all("assert" in f or "plt." in f or "print" in f for f in folded)
+    assert "<details open" not in page
+    outside = re.sub(r'<details class="check">.*?</details>', "", page, flags=re.S)
+    assert outside.count("<img") == page.count("<img") >= 4  # the figures are not folded
