@@ -230,7 +230,7 @@ def _cell_html(cell: dict, budget: list[int] | None = None, room: int = MAX_TEXT
         return _student_markdown(source, cell.get("attachments"), budget), source
     if cell.get("cell_type") != "code":
         return "", ""
-    parts = [f'<pre class="code">{html.escape(source)}</pre>'] if source.strip() not in ("", "...") else []
+    parts = [] if _untouched_code(source) else [f'<pre class="code">{html.escape(source)}</pre>']
     for out in cell.get("outputs", [])[:10] if isinstance(cell.get("outputs"), list) else []:
         data = out.get("data", {}) if isinstance(out, dict) else {}
         if not isinstance(data, dict):
@@ -241,7 +241,7 @@ def _cell_html(cell: dict, budget: list[int] | None = None, room: int = MAX_TEXT
             parts.append(image)
         elif isinstance(out, dict) and out.get("output_type") == "stream":
             parts.append(f'<pre class="output">{html.escape(_text(out.get("text"))[:2000])}</pre>')
-    text = source if source.strip() not in ("", "...") else ""
+    text = "" if _untouched_code(source) else source
     return "\n".join(parts), text + (" [figure]" if len(parts) > (1 if text else 0) else "")
 
 
@@ -249,6 +249,12 @@ def _markdown_texts(cells: list) -> list[str]:
     """Each cell's normalised text (markdown cells only): computed once per notebook, not once per question."""
     return [_normal(_text(c.get("source"))) if isinstance(c, dict) and c.get("cell_type") == "markdown" else ""
             for c in cells]
+
+
+def _untouched_code(source: str) -> bool:
+    """A code cell as handed out: nothing but comments and ``...`` (or ``pass``)."""
+    code = [ln.strip() for ln in source.splitlines() if ln.strip() and not ln.strip().startswith("#")]
+    return code in ([], ["..."], ["pass"])
 
 
 def _find_prompt(cells: list, prompt: str, normals: list[str] | None = None) -> int | None:

@@ -18,7 +18,7 @@ import nbformat  # noqa: E402
 import pytest  # noqa: E402
 from conftest import probe_page  # noqa: E402
 
-from autograder.assignment import PROJECT_ROOT  # noqa: E402
+from autograder.assignment import PROJECT_ROOT, list_assignments  # noqa: E402
 from autograder.written import PLACEHOLDER, read_rubrics, written_questions  # noqa: E402
 
 HOSTILE = ("<script>document.title = 'pwned'</script> ![x](http://example.com/a.png) "
@@ -308,3 +308,17 @@ def test_a_prompt_edited_after_release_is_found_by_its_place(built, tmp_path):
     answer = sub.answers[first.name]
     assert not answer.blank and "Answer 1 in place." in answer.text and "Found by its place" in answer.html
     assert sub.answers[written_questions(hw0)[1].name].text.startswith("Answer 2")
+
+
+@pytest.mark.parametrize("name", list_assignments())
+def test_the_handed_out_notebook_is_all_blank_and_the_solution_is_all_answered(name, tmp_path):
+    """For every assignment: a written part with a plot stub (a comment and `...`) counts as blank until filled."""
+    from autograder.assignment import load_assignment
+    from autograder.build import build
+    from autograder.written import collect
+
+    assignment = load_assignment(name)
+    out = build(assignment, dist=tmp_path / "dist")
+    _, (blank, solved) = collect(assignment, [out.student_notebook, out.solution_notebook])
+    assert [q for q, a in blank.answers.items() if not a.blank] == []
+    assert [q for q, a in solved.answers.items() if a.blank or not a.found] == []
