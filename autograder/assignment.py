@@ -139,7 +139,7 @@ class Assignment:
 
         return support_source(self.folder / "judges.py")
 
-    @property
+    @cached_property
     def runtime(self) -> types.ModuleType:
         from autograder.support import load_support
 

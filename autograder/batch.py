@@ -76,7 +76,7 @@ def fmt_points(x: float) -> str:
     return f"{x:.6g}"
 
 
-def _csv_text(rows: list[list[str]]) -> str:
+def csv_text(rows: list[list[str]]) -> str:
     buf = io.StringIO()
     csv.writer(buf).writerows(rows)
     return buf.getvalue()
@@ -91,7 +91,7 @@ def write_atomically(path: Path, text: str) -> None:
 
 def write_gradebook(results: list[Result], plan: GradingPlan, out: Path) -> None:
     """The spec's CSV: submission, status, score, max_score, then one column per question."""
-    write_atomically(out, _csv_text([gradebook_header(plan)] + [gradebook_row(r, plan) for r in results]))
+    write_atomically(out, csv_text([gradebook_header(plan)] + [gradebook_row(r, plan) for r in results]))
 
 
 class Progress:
@@ -177,7 +177,7 @@ def grade_batch(paths: list[Path], plan: GradingPlan, *, out: Path, jobs: int | 
                 if stop.is_set():
                     return  # cut off by Ctrl-C (its sandbox may have been killed mid-run): the rerun grades it
                 _append(journal, entry + "\n", sync=True)
-                _append(out, _csv_text([gradebook_row(result, plan)]))
+                _append(out, csv_text([gradebook_row(result, plan)]))
                 results[key] = result
                 if on_result:
                     on_result(result)

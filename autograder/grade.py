@@ -91,12 +91,12 @@ def judge_all(plan: GradingPlan, outputs: dict[str, str]) -> list[dict]:
     """Trusted phase: one verdict per case, naming the misconception when one matched.
 
     ``outputs`` holds each call's output as JSON text, parsed here one case at a time."""
-    verdicts = []
+    verdicts, rt = [], plan.runtime
     for case in plan.cases:
         outs = [json.loads(outputs[cid]) if cid in outputs else NOT_RUN
                 for cid in (f"{case['id']}#{k}" for k in range(len(case["calls"])))]
         try:
-            passed, message = plan.runtime.judge_case(case, outs)
+            passed, message = rt.judge_case(case, outs)
         except Exception as exc:  # malformed output data must not crash the batch
             passed, message = False, f"{case['label']}: the returned value could not be judged ({type(exc).__name__})."
         known = [] if passed else [m for m in alternative_messages(case["expect"]) if judge_said(message, case, m)]

@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import csv
 import html
-import io
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autograder.assignment import Assignment
-from autograder.batch import fmt_points, write_atomically
+from autograder.batch import csv_text, fmt_points, write_atomically
 from autograder.errors import UserError
 from autograder.written import WrittenQuestion, score_columns, written_questions
 
@@ -131,12 +130,6 @@ def final_table(auto_header: list[str], questions: list[WrittenQuestion], rows: 
     return table
 
 
-def csv_text(table: list[list[str]]) -> str:
-    out = io.StringIO()
-    csv.writer(out, lineterminator="\n").writerows(table)
-    return out.getvalue()
-
-
 def write_final(assignment: Assignment, auto_csv: Path, written_csv: Path, out: Path) -> tuple[
         list[WrittenQuestion], list[FinalRow], list[list[str]]]:
     questions, rows = merge(assignment, auto_csv, written_csv)
@@ -149,15 +142,15 @@ def write_final(assignment: Assignment, auto_csv: Path, written_csv: Path, out: 
 def roster_table(roster: list[dict[str, str]], table: list[list[str]]) -> list[list[str]]:
     """The final gradebook per student: one row per roster student (``missing`` when nothing was
     handed in), the roster's other columns (a name) kept, then submissions no one owns."""
-    from autograder.roster import match
+    from autograder.roster import match, roster_columns
 
     header, rows = table[0], table[1:]
     by_sub = {row[0]: row for row in rows}
     matching = match(roster, list(by_sub))
     owner = matching.owner
     mine = {sid: sub for sub, sid in owner.items()}
-    extra = [k for k in roster[0] if k not in ("student_id", "submission")] if roster else []
-    out = [["student_id", *extra, *header]]
+    extra = roster_columns(roster, ["student_id", *header])
+    out = [["student_id", *(heading for _, heading in extra), *header]]
     blank = ["" for _ in header]
     for st in {st["student_id"]: st for st in roster}.values():
         sub = mine.get(st["student_id"])
@@ -165,7 +158,7 @@ def roster_table(roster: list[dict[str, str]], table: list[list[str]]) -> list[l
         # handed in, so he is not "missing"; the rows without a student id are the candidates
         status = "unassigned (several submissions fit)" if matching.candidates.get(st["student_id"]) else "missing"
         row = by_sub[sub] if sub else [*blank[:1], status, *blank[2:]]
-        out.append([st["student_id"], *(st.get(k, "") for k in extra), *row])
+        out.append([st["student_id"], *(st.get(k, "") for k, _ in extra), *row])
     out += [["", *("" for _ in extra), *row] for sub, row in by_sub.items() if sub not in owner]
     return out
 

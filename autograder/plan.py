@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from types import ModuleType
 
@@ -28,7 +29,7 @@ class GradingPlan:
     def max_score(self) -> float:
         return float(sum(self.points[q] for q in self.question_ids))
 
-    @property
+    @cached_property  # per submission in a batch (the journal): hash the plan once
     def fingerprint(self) -> str:
         """Changes whenever any case, expectation or point value changes."""
         return hashlib.sha256(self.to_json().encode()).hexdigest()[:16]
@@ -47,7 +48,7 @@ class GradingPlan:
         data = json.loads(text)
         return cls(data["name"], data["question_ids"], data["points"], data["cases"], data.get("support", ""))
 
-    @property
+    @cached_property
     def runtime(self) -> ModuleType:
         """The module that judges this plan's cases (and encodes outputs in the sandbox)."""
         if not self.support:

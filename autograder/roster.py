@@ -17,7 +17,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
-from autograder.batch import _csv_text, gradebook_row, write_atomically
+from autograder.batch import csv_text, gradebook_row, write_atomically
 from autograder.batch import fmt_points as _fmt
 from autograder.errors import UserError
 from autograder.grade import Result
@@ -155,5 +155,5 @@ def write_roster_gradebook(roster_csv: Path, results: list[Result], plan: Gradin
                            pending: list[str] | None = None) -> list[list[str]]:
     """Write ``out`` (the roster gradebook); its rows, for the class report."""
     rows = roster_rows(read_roster(roster_csv), results, plan, pending)
-    write_atomically(out, _csv_text(rows))
+    write_atomically(out, csv_text(rows))
     return rows

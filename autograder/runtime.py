@@ -1194,6 +1194,14 @@ def _judge_inverse(out: dict, expect: dict) -> tuple[bool, str]:
     return False, f"{what} is not the identity I_{size}. {expect.get('hint', '')}".strip()
 
 
+def _judge_finite_number(out: dict, expect: dict) -> tuple[bool, str]:
+    """The form of an answer whose value is checked later (a student's own numbers): one finite number."""
+    got = as_array(out)
+    if got is None or got.size != 1 or not np.all(np.isfinite(got)):
+        return False, f"expected one finite number (a float), got {describe(out)}. {expect.get('hint', '')}".strip()
+    return True, "passed (the form only: the value is checked after the deadline)."
+
+
 _JUDGES: dict[str, Callable[[dict, dict], tuple[bool, str]]] = {
     "array": _judge_array,
     "scalar": _judge_scalar,
@@ -1201,6 +1209,7 @@ _JUDGES: dict[str, Callable[[dict, dict], tuple[bool, str]]] = {
     "tuple": _judge_tuple,
     "numbers": _judge_numbers,
     "inverse": _judge_inverse,
+    "finite_number": _judge_finite_number,
 }
 _MULTI_JUDGES: dict[str, Callable[[list[dict], dict], tuple[bool, str]]] = {}  # judge every call's output at once
 

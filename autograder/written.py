@@ -24,10 +24,10 @@ import yaml
 
 from autograder.assignment import Assignment
 from autograder.errors import UserError
+from autograder.export import BEGIN, END  # otter's markers around a written question
 from autograder.submissions import InvalidNotebook, find_submissions, label, read_notebook
 
 PLACEHOLDER = "_Type your answer here, replacing this text._"
-BEGIN, END = "<!-- BEGIN QUESTION -->", "<!-- END QUESTION -->"
 MAX_CELLS = 30  # answer cells kept per question
 MAX_TEXT = 20_000  # characters kept per answer cell
 MAX_ANSWER_TEXT = 40_000  # characters rendered per answer, all its cells together; the rest is cut

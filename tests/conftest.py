@@ -34,6 +34,41 @@ def chromium(*args: str, profile: Path) -> subprocess.CompletedProcess:
     return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
+def png_base64(size: tuple[float, float] = (3, 2)) -> str:
+    """A small real PNG (a matplotlib plot), base64-encoded as notebooks store images."""
+    import base64
+    import io
+
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=size)
+    ax.plot([0, 1, 2], [0, 1, 4])
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png")
+    plt.close(fig)
+    return base64.b64encode(buf.getvalue()).decode()
+
+
+def answered(nb, answer, *, skip: int = 0, attach: str | None = None) -> nbformat.NotebookNode:
+    """A copy of a built student notebook whose written answer cells (otter's placeholder) hold
+    ``answer(k)`` for the k-th; the first ``skip`` stay blank; ``attach``: a PNG attached to each."""
+    from autograder.written import PLACEHOLDER
+
+    nb = nbformat.from_dict(nb)
+    k = 0
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.strip() == PLACEHOLDER:
+            k += 1
+            if k > skip:
+                cell.source = answer(k)
+                if attach:
+                    cell["attachments"] = {"sketch.png": {"image/png": attach}}
+    return nb
+
+
 def probe_page(page: Path, tmp: Path, script: str, *, height: int = 2000) -> dict:
     """Open a page that forbids every script in offline Chromium with one probe script added (a nonce
     no student text can carry) and return the JSON the probe writes into ``<pre id="probe">``."""

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import csv
 import io
 import re
@@ -13,10 +12,9 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
-from conftest import probe_page  # noqa: E402
+from conftest import answered, png_base64, probe_page  # noqa: E402
 
 from autograder.assignment import PROJECT_ROOT, list_assignments  # noqa: E402
 from autograder.written import PLACEHOLDER, read_rubrics, written_questions  # noqa: E402
@@ -27,26 +25,10 @@ HOSTILE = ("<script>document.title = 'pwned'</script> ![x](http://example.com/a.
 
 
 def _png() -> str:
-    fig, ax = plt.subplots(figsize=(3, 2))
-    ax.plot([0, 1, 2], [0, 1, 4])
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return png_base64((3, 2))
 
 
-def _answered(nb, answer, *, skip: int = 0, attach: str | None = None):
-    """A copy of ``nb`` whose written answer cells hold ``answer(k)``; the first ``skip`` stay blank."""
-    nb = nbformat.from_dict(nb)
-    k = 0
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.strip() == PLACEHOLDER:
-            k += 1
-            if k > skip:
-                cell.source = answer(k)
-                if attach:
-                    cell["attachments"] = {"sketch.png": {"image/png": attach}}
-    return nb
+_answered = answered
 
 
 @pytest.fixture(scope="module")

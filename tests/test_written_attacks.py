@@ -9,7 +9,6 @@ duplicate check by zero-width spaces, a file name that took another student's ro
 from __future__ import annotations
 
 import base64
-import io
 import json
 import subprocess
 import sys
@@ -19,16 +18,15 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
 import nbformat  # noqa: E402
 import pytest  # noqa: E402
-from conftest import probe_page  # noqa: E402
+from conftest import answered, png_base64, probe_page  # noqa: E402
 
 from autograder import written  # noqa: E402
 from autograder.assignment import PROJECT_ROOT  # noqa: E402
 from autograder.gradebook import roster_table  # noqa: E402
 from autograder.solutions import MathError, latex_to_mathml, render_markdown  # noqa: E402
-from autograder.written import PLACEHOLDER, Answer, Submission, answer_of, duplicates  # noqa: E402
+from autograder.written import Answer, Submission, answer_of, duplicates  # noqa: E402
 
 OVERLAY = (r"$\style{position:fixed;top:0;left:0;width:100vw;height:100vh;background:white;z-index:9}"
            r"{\text{FORGED PAGE}}$")
@@ -40,22 +38,10 @@ IMAGES = ("![a][r]\n\n[r]: http://example.com/x.png\n\n![b](http://example.com/y
 
 
 def _png() -> str:
-    fig, ax = plt.subplots(figsize=(2, 1))
-    ax.plot([0, 1], [0, 1])
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png")
-    plt.close(fig)
-    return base64.b64encode(buf.getvalue()).decode()
+    return png_base64((2, 1))
 
 
-def _answered(nb, answer):
-    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
-    k = 0
-    for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.strip() == PLACEHOLDER:
-            k += 1
-            cell.source = answer(k)
-    return nb
+_answered = answered
 
 
 _PROBE = """

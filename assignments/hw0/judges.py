@@ -162,12 +162,3 @@ def _marked_points(axes: list, lines: list) -> list[tuple[float, float]]:
         if ln["marker"]:
             marks += [(float(x), float(y)) for x, y in xy]
     return marks
-
-
-@judge("finite_number")
-def _judge_finite_number(out: dict, expect: dict) -> tuple[bool, str]:
-    """The form of an answer that is checked later: one finite number."""
-    got = as_array(out)
-    if got is None or got.size != 1 or not np.all(np.isfinite(got)):
-        return False, f"expected one finite number (a float), got {describe(out)}. {expect.get('hint', '')}".strip()
-    return True, "passed (the form only: the value is checked after the deadline)."
